@@ -1,0 +1,68 @@
+"""Model file formats: detection from content, and one reader per format."""
+
+import os
+
+from ..errors import ModelFileError
+from ..model import validate_model
+from ..rates import check_sample_rate
+from . import guitarml, nam, rtneural, statedict
+from .common import read_json, unsupported
+
+#: Readers in detection order; each has ``looks_like(document)`` and ``load(path, document)``.
+READERS = (nam, guitarml, rtneural, statedict)
+
+SUPPORTED = ("GuitarML SimpleRNN JSON, NeuralAmpModeler .nam (LSTM), RTNeural/Keras or AIDA-X JSON, "
+             "or a PyTorch state_dict as JSON")
+
+
+def _refuse_other_networks(path, document):
+    """Recognise well-known non-recurrent networks so their error says what they are."""
+    if not isinstance(document, dict):
+        return
+    for where in (document, document.get("model_data")):
+        if isinstance(where, dict) and {"residual_channels", "dilations"} <= set(where):
+            unsupported(path, "a WaveNet model (keys residual_channels, dilations)", "LSTM and GRU models")
+        if isinstance(where, dict) and "conv1d" in where and "lstm" in where:
+            unsupported(path, "a Conv1D+LSTM model (keys conv1d, lstm)", "LSTM and GRU models without convolutions")
+
+
+def load_model(path, sample_rate=None):
+    """Load a trained LSTM/GRU model from any supported file, detected from its content.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The model file.
+    sample_rate : float, optional
+        The rate (Hz) the model was trained at. Always wins over the file's value or the
+        format's default; the returned model records which one was used.
+
+    Returns
+    -------
+    Model
+        With ``sample_rate`` and ``sample_rate_source`` in {"file", "format-default", "user"}.
+
+    Raises
+    ------
+    ModelFileError
+        If the file is missing, not JSON, of no known format, or inconsistent.
+    UnsupportedModelError
+        If the file is a known but unsupported architecture (WaveNet, conv nets, …).
+    SampleRateError
+        If ``sample_rate`` or the file's stored rate is not a positive number.
+    """
+    path = os.fspath(path)
+    user_rate = None if sample_rate is None else check_sample_rate(sample_rate, "model sample rate")
+    document = read_json(path)
+    _refuse_other_networks(path, document)
+    for reader in READERS:
+        if reader.looks_like(document):
+            model = validate_model(reader.load(path, document))
+            break
+    else:
+        found = (f"top-level keys {', '.join(list(document)[:6])}" if isinstance(document, dict) and document
+                 else f"a JSON {type(document).__name__}")
+        raise ModelFileError(f"{path}: unknown model format ({found}); expected {SUPPORTED}")
+    if user_rate is not None:
+        model = model.with_sample_rate(user_rate, "user")
+    return model

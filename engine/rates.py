@@ -1,0 +1,90 @@
+"""Sample-rate arguments: validation and the ratio R = F_run / F_model.
+
+The rate-correction state buffer (see delay.py) reads the fed-back state R samples back, so R
+fixes the buffer's length. Any R in [MIN_RATIO, MAX_RATIO] runs at a cost per sample that does
+not depend on R; only the buffer's memory grows with it.
+"""
+
+import math
+import numbers
+
+from .errors import SampleRateError
+
+MIN_RATIO = 1.0
+MAX_RATIO = 64.0
+
+# Ratios this close to an integer are treated as that integer, so that 88200/44100 and
+# 96000/48000 get the exact integer delay (SRC.md's exactness property) rather than an
+# interpolation with a vanishing fractional part.
+INTEGER_RATIO_TOLERANCE = 1e-9
+
+
+def check_sample_rate(value, what="sample rate"):
+    """Validate a sample rate given by a user or a file.
+
+    Parameters
+    ----------
+    value : int, float or str
+        The rate in Hz. Numeric strings (as AIDA-X files store them) are accepted.
+    what : str
+        How to name the value in an error message, e.g. ``"amp.json: samplerate"``.
+
+    Returns
+    -------
+    float
+        The rate in Hz.
+
+    Raises
+    ------
+    SampleRateError
+        If the value is not a finite positive number.
+    """
+    if isinstance(value, bool):
+        raise SampleRateError(f"{what} must be a number of Hz, got {value!r}")
+    if isinstance(value, str):
+        try:
+            rate = float(value.strip())
+        except ValueError:
+            raise SampleRateError(f"{what} must be a number of Hz, got {value!r}") from None
+    elif isinstance(value, numbers.Real):
+        rate = float(value)
+    else:
+        raise SampleRateError(f"{what} must be a number of Hz, got {value!r}")
+    if not math.isfinite(rate) or rate <= 0:
+        raise SampleRateError(f"{what} must be a positive number of Hz, got {value!r}")
+    return rate
+
+
+def rate_ratio(sample_rate, model_sample_rate):
+    """Compute R = sample_rate / model_sample_rate and check that the engine can run it.
+
+    Parameters
+    ----------
+    sample_rate : float
+        The rate the engine runs at, in Hz (already validated).
+    model_sample_rate : float
+        The rate the model was trained at, in Hz (already validated).
+
+    Returns
+    -------
+    float
+        R, snapped to the nearest integer when within ``INTEGER_RATIO_TOLERANCE`` of it.
+
+    Raises
+    ------
+    SampleRateError
+        If R is outside [MIN_RATIO, MAX_RATIO]; the message names the rates that work.
+    """
+    ratio = sample_rate / model_sample_rate
+    nearest = round(ratio)
+    if abs(ratio - nearest) <= INTEGER_RATIO_TOLERANCE * max(1.0, ratio):
+        ratio = float(nearest)
+    if not MIN_RATIO <= ratio <= MAX_RATIO:
+        low = model_sample_rate * MIN_RATIO
+        high = model_sample_rate * MAX_RATIO
+        raise SampleRateError(
+            f"cannot run a model trained at {model_sample_rate:g} Hz at {sample_rate:g} Hz "
+            f"(R = {ratio:.4g}); rates from {low:g} Hz to {high:g} Hz work "
+            f"(R from {MIN_RATIO:g} to {MAX_RATIO:g})"
+        )
+    return ratio
