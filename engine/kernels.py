@@ -203,9 +203,22 @@ def activate(code, x, out, size):
 
 
 @njit(**JIT)
-def process_block(x, y, ch, meta, params, hist, pos, act, gates, shat,
+def process_block(x, y, meta, params, hist, pos, act, gates, shat,
                   tap_offset, taps, ctrl_from, ctrl_to, ramp_done, ramp_length,
                   input_gain, output_gain, skip):
+    """Run the network over one block of every channel: one call per block from Python.
+
+    Parameters as :func:`process_channel`, without ``ch``.
+    """
+    for ch in range(x.shape[1]):
+        process_channel(x, y, ch, meta, params, hist, pos, act, gates, shat, tap_offset, taps,
+                        ctrl_from, ctrl_to, ramp_done, ramp_length, input_gain, output_gain, skip)
+
+
+@njit(**JIT)
+def process_channel(x, y, ch, meta, params, hist, pos, act, gates, shat,
+                    tap_offset, taps, ctrl_from, ctrl_to, ramp_done, ramp_length,
+                    input_gain, output_gain, skip):
     """Run the network over one block of one channel.
 
     Parameters (all preallocated by the Processor; nothing is allocated here)

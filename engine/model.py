@@ -126,6 +126,7 @@ class Model:
     input_gain_db: float = 0.0
     output_gain_db: float = 0.0
     metadata: dict = field(default_factory=dict)
+    stored_parameter_count: int = None
 
     @property
     def num_controls(self):
@@ -138,6 +139,9 @@ class Model:
 
     @property
     def parameter_count(self):
+        """The number of trained values the file stores (NAM counts its initial state too)."""
+        if self.stored_parameter_count is not None:
+            return self.stored_parameter_count
         return sum(layer.parameter_count for layer in self.layers)
 
     @property
@@ -184,7 +188,8 @@ def check_array(path, where, value, shape):
     Raises
     ------
     ModelFileError
-        If the value is not a numeric array of that shape, or holds NaN or infinity.
+        If the value is not a numeric array of that shape, or holds NaN, infinity or a value
+        too large for float32.
     """
     try:
         array = np.asarray(value, dtype=np.float64)
@@ -195,6 +200,11 @@ def check_array(path, where, value, shape):
     if not np.all(np.isfinite(array)):
         bad = np.argwhere(~np.isfinite(array))[0]
         _fail(path, f"{where} holds a non-finite value ({array[tuple(bad)]}) at index {tuple(int(i) for i in bad)}")
+    too_big = np.abs(array) > np.finfo(np.float32).max
+    if np.any(too_big):
+        bad = np.argwhere(too_big)[0]
+        _fail(path, f"{where} holds {array[tuple(bad)]:g} at index {tuple(int(i) for i in bad)}, "
+                    f"beyond float32's range (±{np.finfo(np.float32).max:.4g})")
     return np.ascontiguousarray(array, dtype=np.float32)
 
 

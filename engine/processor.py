@@ -55,6 +55,7 @@ class Processor:
         self._ctrl_to = np.zeros(n_controls, np.float32)
         self._input_gain = np.float32(10.0 ** (model.input_gain_db / 20.0))
         self._output_gain = np.float32(10.0 ** (model.output_gain_db / 20.0))
+        self._skip = int(model.skip)
         self.prepare(sample_rate, max_block_size)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -74,10 +75,14 @@ class Processor:
         SampleRateError, ArgumentError
             As the constructor.
         """
-        self.sample_rate = check_sample_rate(sample_rate, "sample_rate")
+        # Validate everything before changing anything, so a refused prepare leaves the processor as it was.
+        sample_rate = check_sample_rate(sample_rate, "sample_rate")
         if max_block_size is not None:
-            self.max_block_size = _positive_int(max_block_size, "max_block_size")
-        self.ratio = rate_ratio(self.sample_rate, self.model.sample_rate)
+            max_block_size = _positive_int(max_block_size, "max_block_size")
+        ratio = rate_ratio(sample_rate, self.model.sample_rate, self.model.path)
+        self.sample_rate, self.ratio = sample_rate, ratio
+        if max_block_size is not None:
+            self.max_block_size = max_block_size
         self._tap_offset, self._taps = read_taps(self.interpolation, self.ratio)
         net = self._network
         slots = history_slots(self._tap_offset, self._taps)
@@ -130,6 +135,8 @@ class Processor:
             )
         if not np.all(np.isfinite(array)):
             raise ControlError(f"control values must be finite, got {values!r}")
+        if np.any(np.abs(array) > np.finfo(np.float32).max):
+            raise ControlError(f"control values must fit in float32 (±{np.finfo(np.float32).max:.4g}), got {values!r}")
         self._ctrl_to[:] = array
         if self._fresh:
             self._ctrl_from[:] = self._ctrl_to
@@ -159,7 +166,7 @@ class Processor:
         Raises
         ------
         AudioInputError
-            If x or out has the wrong dtype or shape.
+            If x or out has the wrong dtype or shape, or out is not C-contiguous and writeable.
         """
         frames = self._as_frames(x, "x")
         if out is None:
@@ -169,6 +176,8 @@ class Processor:
                 raise AudioInputError(f"out must be a float32 array of shape {x.shape}, got {_describe(out)}")
             if not out.flags.c_contiguous:
                 raise AudioInputError("out must be C-contiguous")
+            if not out.flags.writeable:
+                raise AudioInputError("out is read-only, expected a writeable array")
             result = out
         out_frames = result.reshape(frames.shape)
         n = frames.shape[0]
@@ -185,13 +194,14 @@ class Processor:
         return result
 
     def _run(self, x, y, ramp_done, ramp_length):
+        kernels.process_block(*self._kernel_arguments(x, y, ramp_done, ramp_length))
+
+    def _kernel_arguments(self, x, y, ramp_done, ramp_length):
+        """The arguments of kernels.process_block for one block (x, y: C-contiguous (n, channels))."""
         net = self._network
-        for ch in range(self.channels):
-            kernels.process_block(
-                x, y, ch, net.meta, net.params, self._hist, self._pos, self._act, self._gates, self._shat,
+        return (x, y, net.meta, net.params, self._hist, self._pos, self._act, self._gates, self._shat,
                 self._tap_offset, self._taps, self._ctrl_from, self._ctrl_to, ramp_done, ramp_length,
-                self._input_gain, self._output_gain, int(self.model.skip),
-            )
+                self._input_gain, self._output_gain, self._skip)
 
     def _as_frames(self, x, name):
         """View x as C-contiguous (n, channels) float32, or raise AudioInputError."""

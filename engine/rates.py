@@ -55,7 +55,12 @@ def check_sample_rate(value, what="sample rate"):
     return rate
 
 
-def rate_ratio(sample_rate, model_sample_rate):
+def _hz(rate):
+    """A rate in Hz for a message: all its digits, never in exponent form (3072000, 44100.5)."""
+    return f"{rate:.10g}" if rate < 1e10 else f"{rate:.4g}"
+
+
+def rate_ratio(sample_rate, model_sample_rate, model_path=None):
     """Compute R = sample_rate / model_sample_rate and check that the engine can run it.
 
     Parameters
@@ -64,6 +69,8 @@ def rate_ratio(sample_rate, model_sample_rate):
         The rate the engine runs at, in Hz (already validated).
     model_sample_rate : float
         The rate the model was trained at, in Hz (already validated).
+    model_path : str, optional
+        The model's file, to name in the error message.
 
     Returns
     -------
@@ -76,15 +83,17 @@ def rate_ratio(sample_rate, model_sample_rate):
         If R is outside [MIN_RATIO, MAX_RATIO]; the message names the rates that work.
     """
     ratio = sample_rate / model_sample_rate
-    nearest = round(ratio)
-    if abs(ratio - nearest) <= INTEGER_RATIO_TOLERANCE * max(1.0, ratio):
-        ratio = float(nearest)
+    if MIN_RATIO - 1 <= ratio <= MAX_RATIO + 1:  # (an overflowing ratio is infinite: no int to snap to)
+        nearest = round(ratio)
+        if abs(ratio - nearest) <= INTEGER_RATIO_TOLERANCE * max(1.0, ratio):
+            ratio = float(nearest)
     if not MIN_RATIO <= ratio <= MAX_RATIO:
         low = model_sample_rate * MIN_RATIO
         high = model_sample_rate * MAX_RATIO
+        prefix = f"{model_path}: " if model_path else ""
         raise SampleRateError(
-            f"cannot run a model trained at {model_sample_rate:g} Hz at {sample_rate:g} Hz "
-            f"(R = {ratio:.4g}); rates from {low:g} Hz to {high:g} Hz work "
+            f"{prefix}cannot run a model trained at {_hz(model_sample_rate)} Hz at sample_rate {_hz(sample_rate)} Hz "
+            f"(R = {ratio:.4g}); rates from {_hz(low)} Hz to {_hz(high)} Hz work "
             f"(R from {MIN_RATIO:g} to {MAX_RATIO:g})"
         )
     return ratio

@@ -2,7 +2,7 @@
 
 import os
 
-from ..errors import ModelFileError
+from ..errors import ArgumentError, ModelFileError
 from ..model import validate_model
 from ..rates import check_sample_rate
 from . import guitarml, nam, rtneural, statedict
@@ -13,6 +13,9 @@ READERS = (nam, guitarml, rtneural, statedict)
 
 SUPPORTED = ("GuitarML SimpleRNN JSON, NeuralAmpModeler .nam (LSTM), RTNeural/Keras or AIDA-X JSON, "
              "or a PyTorch state_dict as JSON")
+
+
+_JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean", type(None): "null"}
 
 
 def _refuse_other_networks(path, document):
@@ -44,6 +47,8 @@ def load_model(path, sample_rate=None):
 
     Raises
     ------
+    ArgumentError
+        If ``path`` is not a str or os.PathLike.
     ModelFileError
         If the file is missing, not JSON, of no known format, or inconsistent.
     UnsupportedModelError
@@ -51,8 +56,10 @@ def load_model(path, sample_rate=None):
     SampleRateError
         If ``sample_rate`` or the file's stored rate is not a positive number.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ArgumentError(f"path must be a model file path (str or os.PathLike), got {type(path).__name__}")
     path = os.fspath(path)
-    user_rate = None if sample_rate is None else check_sample_rate(sample_rate, "model sample rate")
+    user_rate = None if sample_rate is None else check_sample_rate(sample_rate, f"{path}: sample_rate argument")
     document = read_json(path)
     _refuse_other_networks(path, document)
     for reader in READERS:
@@ -61,7 +68,8 @@ def load_model(path, sample_rate=None):
             break
     else:
         found = (f"top-level keys {', '.join(list(document)[:6])}" if isinstance(document, dict) and document
-                 else f"a JSON {type(document).__name__}")
+                 else "an empty JSON object" if isinstance(document, dict)
+                 else f"a JSON {_JSON_TYPES.get(type(document), type(document).__name__)}")
         raise ModelFileError(f"{path}: unknown model format ({found}); expected {SUPPORTED}")
     if user_rate is not None:
         model = model.with_sample_rate(user_rate, "user")

@@ -1,6 +1,7 @@
 """Helpers shared by the format readers: reading JSON, checking keys, PyTorch-layout layers."""
 
 import json
+import math
 import os
 import re
 
@@ -62,7 +63,8 @@ def require(path, mapping, key, where="the file"):
 
 def require_int(path, value, where, minimum=0):
     """Return ``value`` as an int, or raise a ModelFileError if it is not a whole number ≥ minimum."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value or value < minimum:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or isinstance(value, float) and not math.isfinite(value) or int(value) != value or value < minimum):
         raise ModelFileError(f"{path}: {where} must be a whole number ≥ {minimum}, got {value!r}")
     return int(value)
 
@@ -112,9 +114,11 @@ def parse_torch_modules(path, state_dict, where="state_dict"):
     layers = []
     for prefix, params in modules.items():
         label = f"{prefix}." if prefix else ""
-        if any(name.startswith("weight_ih") for name in params):
+        if any(name.startswith(("weight_ih", "weight_hh")) for name in params):
             layers.extend(_parse_torch_rnn(path, where, label, params))
-        elif set(params) <= {"weight", "bias"} and "weight" in params:
+        elif set(params) <= {"weight", "bias"}:
+            if "weight" not in params:
+                raise ModelFileError(f'{path}: {where} has no key "{label}weight" (the Linear layer\'s weight)')
             layers.append(_parse_torch_linear(path, where, label, params))
         else:
             names = ", ".join(f'{label}{name}' for name in params)
@@ -161,7 +165,7 @@ def _parse_torch_rnn(path, where, label, params):
             raise ModelFileError(f'{path}: {where}["{keys["weight_ih"]}"] has shape {ih_shape}, expected ({gates * hidden}, input size)')
         input_size = ih_shape[1]
         rows = gates * hidden
-        description = f"for an {cell.upper()} of hidden size {hidden}"
+        description = f"for {'an' if cell == 'lstm' else 'a'} {cell.upper()} of hidden size {hidden}"
 
         def array(name, shape):
             key = keys[name]

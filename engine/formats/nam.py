@@ -125,5 +125,6 @@ def load(path, document):
         sample_rate_source=source,
         format=FORMAT,
         path=path,
+        stored_parameter_count=expected,
         metadata={"name": metadata.get("name"), "version": version, **{k: metadata[k] for k in ("gear_make", "gear_model", "modeled_by") if k in metadata}},
     )

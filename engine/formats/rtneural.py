@@ -25,6 +25,8 @@ DEFAULT_SAMPLE_RATE = {FORMAT_KERAS: 44100.0, FORMAT_AIDAX: 48000.0}
 AIDAX_KEYS = ("in_skip", "in_gain", "out_gain", "samplerate", "input_batch", "output_batch")
 SUPPORTED_TYPES = ("lstm", "gru", "dense", "time-distributed-dense", "activation")
 UNSUPPORTED_TYPES = ("conv1d", "conv2d", "prelu", "batchnorm", "batchnorm2d")
+#: The largest |in_gain| / |out_gain|: 10^(760/20) = 1e38 is still a finite float32 factor.
+MAX_GAIN_DB = 760.0
 
 
 def looks_like(document):
@@ -103,6 +105,8 @@ def load(path, document):
         input_gain_db=input_gain_db,
         output_gain_db=output_gain_db,
         metadata=info,
+        stored_parameter_count=sum(int(np.size(np.asarray(w, dtype=np.float64)))
+                                   for raw in raw_layers for w in raw.get("weights", [])),
     )
 
 
@@ -115,6 +119,8 @@ def _gain(path, document, key):
             raise ModelFileError(f"{path}: {key} must be a number of dB, got {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
         raise ModelFileError(f"{path}: {key} must be a finite number of dB, got {value!r}")
+    if abs(value) > MAX_GAIN_DB:
+        raise ModelFileError(f"{path}: {key} is {value!r} dB, expected a gain within ±{MAX_GAIN_DB:g} dB")
     return float(value)
 
 
@@ -146,15 +152,19 @@ def _read_layer(path, where, raw, input_width):
     if kind in ("dense", "time-distributed-dense"):
         if len(weights) not in (1, 2):
             raise ModelFileError(f"{path}: {where}.weights holds {len(weights)} arrays, expected [kernel, bias] for a dense layer")
-        kernel = check_array(path, f"{where}.weights[0]", weights[0], (input_width, width))
+        try:
+            kernel = check_array(path, f"{where}.weights[0]", weights[0], (input_width, width))
+        except ModelFileError as exc:
+            raise ModelFileError(f"{exc} for a dense layer of width {width} after a layer of width {input_width}") from None
         bias = (check_array(path, f"{where}.weights[1]", weights[1], (width,))
                 if len(weights) == 2 else np.zeros(width, np.float32))
         return DenseLayer(weight=np.ascontiguousarray(kernel.T), bias=bias, activation=_activation(path, where, raw))
     gates = 4 if kind == "lstm" else 3
     hidden = width
+    article = "an" if kind == "lstm" else "a"
     if len(weights) not in (2, 3):
-        raise ModelFileError(f"{path}: {where}.weights holds {len(weights)} arrays, expected [kernel, recurrent_kernel, bias] for an {kind.upper()}")
-    suffix = f" for an {kind.upper()} of width {hidden} after a layer of width {input_width}"
+        raise ModelFileError(f"{path}: {where}.weights holds {len(weights)} arrays, expected [kernel, recurrent_kernel, bias] for {article} {kind.upper()}")
+    suffix = f" for {article} {kind.upper()} of width {hidden} after a layer of width {input_width}"
     try:
         kernel = check_array(path, f"{where}.weights[0]", weights[0], (input_width, gates * hidden))
         recurrent = check_array(path, f"{where}.weights[1]", weights[1], (hidden, gates * hidden))

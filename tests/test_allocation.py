@@ -1,0 +1,105 @@
+"""After prepare, the kernels allocate nothing: checked with numba's runtime allocation counters.
+
+Calling any jitted function from Python makes numba's dispatcher wrap each array argument in a
+small runtime record (one counted allocation per array per call, freed on return): that is the
+call boundary, not the kernel. To count only the kernel, a jitted harness calls it N times in a
+loop: the boundary costs the same for N = 1 and N = 50, so any difference is the kernel's.
+"""
+
+import numba
+import numpy as np
+import pytest
+from numba.core.runtime import rtsys
+
+import engine
+from conftest import guitar_like_signal
+from engine import kernels
+from models import random_model
+
+
+def allocation_count():
+    stats = rtsys.get_allocation_stats()
+    return stats.alloc + stats.mi_alloc
+
+
+def allocations_during(action):
+    assert numba.config.NRT_STATS, "NUMBA_NRT_STATS=1 must be set before numba is imported (see conftest.py)"
+    before = allocation_count()
+    action()
+    return allocation_count() - before
+
+
+@numba.njit
+def repeat_block_kernel(calls, *arguments):
+    for _ in range(calls):
+        kernels.process_block(*arguments)
+
+
+@numba.njit
+def allocating_block_kernel(x, y):
+    """A kernel that makes one scratch array per call: what a real-time kernel must never do."""
+    scratch = np.empty_like(x)
+    scratch[:] = x
+    y[:] = scratch
+
+
+@numba.njit
+def repeat_allocating_kernel(calls, x, y):
+    for _ in range(calls):
+        allocating_block_kernel(x, y)
+
+
+def assert_kernel_allocates_nothing(run_calls):
+    """``run_calls(n)`` runs the kernel n times inside one jitted call; fail if the count grows with n."""
+    run_calls(1)  # compile outside the measurement
+    once = allocations_during(lambda: run_calls(1))
+    many = allocations_during(lambda: run_calls(50))
+    assert many == once, f"the kernel allocated {(many - once) / 49:g} time(s) per call"
+
+
+def test_the_check_catches_a_kernel_that_allocates():
+    x = np.ones((64, 1), np.float32)
+    y = np.empty_like(x)
+    with pytest.raises(AssertionError, match=r"the kernel allocated [1-9]"):
+        assert_kernel_allocates_nothing(lambda calls: repeat_allocating_kernel(calls, x, y))
+
+
+CASES = {
+    "lstm-2layer-linear-R1.09": (dict(cell="lstm", hidden=16, layers=2), 48000, "linear", 1),
+    "gru-reset-after-R2.18": (dict(cell="gru", hidden=12), 96000, "linear", 1),
+    "gru-keras-reset-before-R7.3": (dict(cell="gru", hidden=8, reset_after=False), 44100 * 7.3, "linear", 1),
+    "lstm-softmax-head-naive": (dict(cell="lstm", hidden=8, head_activation="softmax"), 48000, "naive", 1),
+    "lstm-elu-head-stereo": (dict(cell="lstm", hidden=8, head_activation="elu"), 88200, "linear", 2),
+    "lstm-tanh-head-controls-ramp-skip-gains":
+        (dict(cell="lstm", hidden=8, controls=2, skip=True, input_gain_db=3, head_activation="tanh"), 48000, "linear", 1),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_block_kernel_allocates_nothing_after_prepare(case):
+    spec, rate, method, channels = CASES[case]
+    model = random_model(**spec)
+    processor = engine.Processor(model, sample_rate=rate, interpolation=method, channels=channels)
+    x = np.repeat(guitar_like_signal(256, rate)[:, None], channels, axis=1)
+    y = np.empty_like(x)
+    if model.num_controls:
+        processor.set_controls([0.2, 0.9])
+        processor.process(x[:, 0] if channels == 1 else x)
+        processor.set_controls([0.7, 0.1])  # the next call ramps inside the kernel
+    ramping = model.num_controls > 0
+    arguments = processor._kernel_arguments(x, y, 0, len(x) if ramping else 1)
+    assert_kernel_allocates_nothing(lambda calls: repeat_block_kernel(calls, *arguments))
+    assert np.all(np.isfinite(y)) and np.std(y) > 0
+
+
+def test_processor_call_boundary_costs_only_the_dispatcher_records():
+    """From Python, one process() call costs the dispatcher's records (an allocation and a meminfo per
+    array argument), the same for 64 samples as for 4096: nothing scales with the audio."""
+    processor = engine.Processor(random_model("lstm", hidden=8), sample_rate=48000, max_block_size=4096)
+    x = guitar_like_signal(4096, 48000)
+    out = np.empty_like(x)
+    processor.process(x, out=out)
+    arrays = sum(isinstance(a, np.ndarray) for a in processor._kernel_arguments(x[:, None], out[:, None], 0, 1))
+    short = allocations_during(lambda: processor.process(x[:64], out=out[:64]))
+    assert short == 2 * arrays
+    assert allocations_during(lambda: processor.process(x, out=out)) == short
