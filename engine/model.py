@@ -192,9 +192,14 @@ def check_array(path, where, value, shape):
         too large for float32.
     """
     try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        _fail(path, f"{where} is not an array of numbers")
+        raw = np.asarray(value)
+    except ValueError:  # numpy refuses ragged nesting
+        _fail(path, f"{where} is a ragged array, expected a rectangular array of shape {tuple(shape)}")
+    # JSON true/false, strings and null would convert silently (to 1.0, a parsed number, NaN): refuse them.
+    if raw.dtype.kind not in "iuf":
+        found = {"b": "true/false", "U": "strings", "O": "null or mixed values"}.get(raw.dtype.kind, str(raw.dtype))
+        _fail(path, f"{where} holds {found}, expected an array of numbers")
+    array = raw.astype(np.float64)
     if array.shape != tuple(shape):
         _fail(path, f"{where} has shape {array.shape}, expected {tuple(shape)}")
     if not np.all(np.isfinite(array)):

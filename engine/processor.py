@@ -212,6 +212,10 @@ class Processor:
         expected = "(n,)" if self.channels == 1 else f"(n, {self.channels})"
         if self.channels == 1 and x.ndim != 1 or self.channels > 1 and (x.ndim != 2 or x.shape[1] != self.channels):
             raise AudioInputError(f"{name} has shape {x.shape}, expected {expected} for a {self.channels}-channel processor")
+        if not x.flags.writeable:
+            # A read-only array is a different numba type: passing it would compile the kernel
+            # again (seconds) on the audio path. Copy instead.
+            x = x.copy()
         return np.ascontiguousarray(x).reshape(x.shape[0], self.channels)
 
     def __repr__(self):

@@ -126,3 +126,14 @@ def test_a_ramp_split_across_kernel_blocks_is_one_ramp():
         p.process(x[:100])
         p.set_controls([1.0])
     np.testing.assert_array_equal(split.process(x[100:]), whole.process(x[100:]))
+
+
+def test_read_only_input_gives_the_same_output(shared_fixtures):
+    model = fixture_models(shared_fixtures)["nam"]
+    processor = engine.Processor(model, sample_rate=48000)
+    x = guitar_like_signal(2000, 48000)
+    expected = processor.process(x)
+    processor.reset()
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    np.testing.assert_array_equal(processor.process(frozen), expected)

@@ -1,0 +1,51 @@
+# Everything a fresh Debian machine needs, then the job. `make demo` and `make test` are the
+# README's two commands; both install system packages (apt) and a virtual environment themselves.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# libsndfile1: soundfile's wheels bundle it, but not on every platform; libportaudio2: sounddevice.
+APT_PACKAGES := libportaudio2 libsndfile1
+
+.PHONY: demo test setup setup-test system-packages bench fixtures clean
+
+demo: setup
+	$(BIN)/python tools/demo.py
+
+test: setup-test
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/run_bench.py
+
+# Regenerate the committed PyTorch reference fixtures (needs the tools extra: torch).
+fixtures: setup-test
+	$(BIN)/python tools/make_fixtures.py
+
+system-packages:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+setup: system-packages $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+# Tests also need pytest, scipy and torch (for the exporter and torch-vs-engine checks).
+setup-test: system-packages $(VENV)/.installed-test
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e ".[test,tools]"
+	touch $(VENV)/.installed $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,207 @@
+"""Command-line entry points: engine-process, engine-info, engine-bench.
+
+Every command prints an EngineError as one line on stderr (no traceback) and exits 1;
+argparse's own usage errors exit 2; Ctrl-C exits 130.
+"""
+
+import argparse
+import functools
+import os
+import sys
+import time
+
+from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS
+from .errors import EngineError
+from .rates import MAX_RATIO, MIN_RATIO
+
+
+def _entry_point(function):
+    """Run a command's main with the project's error convention."""
+
+    @functools.wraps(function)
+    def wrapper(argv=None):
+        prog = function.__name__.replace("_main", "").replace("_", "-")
+        try:
+            return function(argv)
+        except EngineError as exc:
+            print(f"engine-{prog}: error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print(f"engine-{prog}: interrupted", file=sys.stderr)
+            return 130
+
+    return wrapper
+
+
+def _rate(text):
+    """argparse type for a rate in Hz (validated by the engine, which names what is wrong)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of Hz") from None
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr for long renders (a line per 10 % when stderr is not a terminal)."""
+
+    def __init__(self, label, stream=sys.stderr, min_frames=0):
+        self.label = label
+        self.stream = stream
+        self.interactive = stream.isatty()
+        self.min_frames = min_frames
+        self.started = time.perf_counter()
+        self.last_tenth = -1
+
+    def __call__(self, done, total):
+        if total < self.min_frames or total <= 0:
+            return
+        fraction = min(done / total, 1.0)
+        elapsed = time.perf_counter() - self.started
+        if self.interactive:
+            filled = int(30 * fraction)
+            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {fraction:4.0%} {elapsed:5.1f} s")
+            if done >= total:
+                self.stream.write("\n")
+            self.stream.flush()
+        elif int(fraction * 10) > self.last_tenth:
+            self.last_tenth = int(fraction * 10)
+            print(f"{self.label}: {fraction:.0%} ({elapsed:.1f} s)", file=self.stream, flush=True)
+
+
+@_entry_point
+def process_main(argv=None):
+    """engine-process: render an audio file through a model at the file's own rate."""
+    parser = argparse.ArgumentParser(
+        prog="engine-process",
+        description="Run an audio file through a trained LSTM/GRU model at the file's own sample rate, "
+                    "correcting the model to that rate. The output keeps the input's rate, channels and subtype.",
+    )
+    parser.add_argument("input", help="audio file to process (any format soundfile reads)")
+    parser.add_argument("output", help="where to write the result (refused if it exists, unless --force)")
+    parser.add_argument("--model", required=True, metavar="PATH", help="model file (.json, .nam, .aidax)")
+    parser.add_argument("--model-rate", type=_rate, metavar="HZ",
+                        help="the rate the model was trained at (default: from the file or its format)")
+    parser.add_argument("--interpolation", default=DEFAULT_INTERPOLATION, choices=INTERPOLATIONS,
+                        help=f"how the delayed state is read (default: {DEFAULT_INTERPOLATION})")
+    parser.add_argument("--control", type=float, nargs="+", metavar="V",
+                        help="control values of a conditioned model, one per knob (default 0.5 each)")
+    parser.add_argument("--force", action="store_true", help="replace an existing output file")
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    args = parser.parse_args(argv)
+
+    from .formats import load_model
+    from .render import render_file
+
+    model = load_model(args.model, sample_rate=args.model_rate)
+    progress = None if args.quiet else ProgressBar(os.path.basename(args.input), min_frames=10 * 48000)
+    started = time.perf_counter()
+    report = render_file(model, args.input, args.output, interpolation=args.interpolation,
+                         controls=args.control, force=args.force, progress=progress)
+    elapsed = time.perf_counter() - started
+    if not args.quiet:
+        seconds = report.frames / report.sample_rate
+        print(f"wrote {args.output}: {seconds:.2f} s, {report.channels} channel(s) at {report.sample_rate:g} Hz "
+              f"({report.subtype}); model at {model.sample_rate:g} Hz, R = {report.ratio:.6g}, {args.interpolation}; "
+              f"{seconds / max(elapsed, 1e-9):.1f}x real time")
+        if report.clipped_samples:
+            print(f"warning: {report.clipped_samples} sample(s) exceeded full scale and were clipped "
+                  f"(the output format is integer; write a float WAV to keep them)", file=sys.stderr)
+    return 0
+
+
+@_entry_point
+def info_main(argv=None):
+    """engine-info: describe a model file."""
+    parser = argparse.ArgumentParser(
+        prog="engine-info",
+        description="Print what a model file holds: format, layers and sizes, parameter count, "
+                    "training rate and where that rate came from.",
+    )
+    parser.add_argument("model", help="model file (.json, .nam, .aidax)")
+    parser.add_argument("--model-rate", type=_rate, metavar="HZ", help="override the training rate")
+    parser.add_argument("--rate", type=_rate, metavar="HZ",
+                        help="also show how the engine would run the model at this rate")
+    args = parser.parse_args(argv)
+
+    from .formats import load_model
+    from .rates import check_sample_rate, rate_ratio
+
+    model = load_model(args.model, sample_rate=args.model_rate)
+    source = {"file": "stored in the file", "user": "given by the user",
+              "format-default": f"assumed, the {model.format} format's default: the file stores no rate; "
+                                "set it with --model-rate"}
+    lines = [
+        ("file", model.path),
+        ("format", model.format),
+        ("network", model.describe()),
+    ]
+    for index, layer in enumerate(model.layers):
+        lines.append((f"  layer {index}", _layer_line(layer)))
+    lines += [
+        ("parameters", f"{model.parameter_count:,}"),
+        ("inputs", f"audio + {model.num_controls} control(s)" if model.num_controls else "audio"),
+        ("skip", "the input is added to the output" if model.skip else "none"),
+    ]
+    if model.input_gain_db or model.output_gain_db:
+        lines.append(("gains", f"input {model.input_gain_db:+g} dB, output {model.output_gain_db:+g} dB"))
+    lines.append(("training rate", f"{model.sample_rate:g} Hz ({source[model.sample_rate_source]})"))
+    for key, value in model.metadata.items():
+        if isinstance(value, (str, int, float)) and value not in ("", None):
+            lines.append((key, str(value)))
+    lines.append(("runs at", f"{model.sample_rate * MIN_RATIO:.0f} Hz to {model.sample_rate * MAX_RATIO:.0f} Hz "
+                             f"(R = {MIN_RATIO:g} to {MAX_RATIO:g})"))
+    if args.rate is not None:
+        rate = check_sample_rate(args.rate, "--rate")
+        ratio = rate_ratio(rate, model.sample_rate, model.path)
+        kind = "integer: exact delay" if ratio == int(ratio) else "fractional: interpolated delay"
+        lines.append((f"at {rate:g} Hz", f"R = {ratio:.6g} ({kind}); methods: {', '.join(INTERPOLATIONS)}"))
+    width = max(len(key) for key, _ in lines)
+    for key, value in lines:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def _layer_line(layer):
+    from .model import RecurrentLayer
+
+    text = layer.describe()
+    if isinstance(layer, RecurrentLayer):
+        if layer.cell == "gru":
+            text += ", reset gate " + ("after the recurrent kernel" if layer.reset_after else "before the recurrent kernel (Keras reset_after=False)")
+        if layer.initial_hidden.any() or layer.initial_cell.any():
+            text += ", stored initial state"
+    return text
+
+
+@_entry_point
+def bench_main(argv=None):
+    """engine-bench: time the kernels per sample."""
+    parser = argparse.ArgumentParser(
+        prog="engine-bench",
+        description="Time the per-sample cost of LSTM and GRU kernels (random weights, one layer, dense head) "
+                    "and print ns per sample and x real-time at 48 kHz. Medians of repeated runs after warm-up.",
+    )
+    parser.add_argument("--cells", nargs="+", default=["lstm", "gru"], choices=["lstm", "gru"])
+    parser.add_argument("--hidden", nargs="+", type=int, default=[16, 32, 40, 64], metavar="H")
+    parser.add_argument("--rate", type=_rate, default=48000.0, metavar="HZ",
+                        help="run rate; the models are trained at 44.1 kHz (default 48000: R = 1.088)")
+    parser.add_argument("--interpolation", default=DEFAULT_INTERPOLATION, choices=INTERPOLATIONS)
+    parser.add_argument("--block-size", type=int, default=128, metavar="N")
+    parser.add_argument("--seconds", type=float, default=1.0, help="audio per timed repeat (default 1 s)")
+    parser.add_argument("--repeats", type=int, default=7, help="timed repeats; the median is reported (default 7)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    if args.block_size < 1 or args.repeats < 1 or args.seconds <= 0 or min(args.hidden) < 1:
+        parser.error("--block-size, --repeats, --seconds and --hidden must be positive")
+
+    from .bench import machine_description, run_benchmark, write_json
+
+    machine = machine_description()
+    print(f"# engine-bench: numba {machine['numba']}, numpy {machine['numpy']}, {machine['cores']} cores; "
+          f"median of {args.repeats} x {args.seconds:g} s")
+    results = run_benchmark(args.cells, args.hidden, args.rate, args.interpolation, args.block_size,
+                            args.seconds, args.repeats)
+    if args.json:
+        write_json(args.json, results, vars(args))
+        print(f"# wrote {args.json}")
+    return 0
