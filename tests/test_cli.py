@@ -1,0 +1,171 @@
+"""The command-line tools, run as a user runs them: real processes, real audio files."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+
+import engine
+from conftest import guitar_like_signal
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "engine.cli_run", *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def stereo_wav(tmp_path):
+    left = guitar_like_signal(48000, 48000, seed=1)
+    right = guitar_like_signal(48000, 48000, seed=2)
+    path = tmp_path / "di.wav"
+    soundfile.write(path, np.stack([left, right], axis=1), 48000, subtype="FLOAT")
+    return path
+
+
+def test_process_matches_the_processor_and_keeps_rate_channels_subtype(tmp_path, stereo_wav, shared_fixtures):
+    model_path = shared_fixtures / "rtneural/gru_1d.json"
+    out = tmp_path / "wet.wav"
+    result = run("process", str(stereo_wav), str(out), "--model", str(model_path))
+    assert result.returncode == 0, result.stderr
+    assert "R = 1.08844" in result.stdout
+    info = soundfile.info(out)
+    assert (info.samplerate, info.channels, info.subtype) == (48000, 2, "FLOAT")
+    written, _ = soundfile.read(out, dtype="float32")
+    source, _ = soundfile.read(stereo_wav, dtype="float32")
+    expected = engine.Processor(engine.load_model(model_path), sample_rate=48000, channels=2).process(source)
+    np.testing.assert_array_equal(written, expected)
+
+
+def test_process_model_rate_and_interpolation_flags(tmp_path, stereo_wav, shared_fixtures):
+    model_path = shared_fixtures / "nam/lstm_1x3.nam"
+    out = tmp_path / "wet.flac"
+    result = run("process", str(stereo_wav), str(out), "--model", str(model_path), "--model-rate", "24000",
+                 "--interpolation", "naive")
+    assert result.returncode == 0, result.stderr
+    assert "R = 2, naive" in result.stdout
+    assert soundfile.info(out).format == "FLAC"
+
+
+def test_process_refuses_to_overwrite_without_force(tmp_path, stereo_wav, shared_fixtures):
+    out = tmp_path / "taken.wav"
+    out.write_bytes(b"precious")
+    model = str(shared_fixtures / "nam/lstm_1x3.nam")
+    result = run("process", str(stereo_wav), str(out), "--model", model)
+    assert result.returncode == 1
+    assert "already exists; pass --force" in result.stderr and "Traceback" not in result.stderr
+    assert out.read_bytes() == b"precious"
+    assert run("process", str(stereo_wav), str(out), "--model", model, "--force").returncode == 0
+    assert soundfile.info(out).frames == 48000
+
+
+def test_process_never_overwrites_its_input(stereo_wav, shared_fixtures):
+    before = stereo_wav.read_bytes()
+    result = run("process", str(stereo_wav), str(stereo_wav), "--model", str(shared_fixtures / "nam/lstm_1x3.nam"),
+                 "--force")
+    assert result.returncode == 1 and "is the input file" in result.stderr
+    assert stereo_wav.read_bytes() == before
+
+
+def test_process_refuses_non_finite_input_and_leaves_no_output(tmp_path, shared_fixtures):
+    x = guitar_like_signal(1000, 48000)
+    x[500] = np.nan
+    source = tmp_path / "nan.wav"
+    soundfile.write(source, x, 48000, subtype="FLOAT")
+    out = tmp_path / "out.wav"
+    result = run("process", str(source), str(out), "--model", str(shared_fixtures / "nam/lstm_1x3.nam"))
+    assert result.returncode == 1
+    assert "sample 500 of channel 0 is nan" in result.stderr
+    assert not out.exists() and not list(tmp_path.glob(".engine-render-*"))
+
+
+def test_process_clips_and_counts_integer_overloads(tmp_path, shared_fixtures):
+    source = tmp_path / "loud.wav"
+    soundfile.write(source, 0.99 * np.sign(np.sin(np.arange(4800) * 0.05)), 48000, subtype="PCM_16")
+    out = tmp_path / "out.wav"
+    # out_gain of +24 dB drives the output past full scale.
+    model = shared_fixtures / "rtneural/gru_1d.json"
+    doc = __import__("json").loads(model.read_text())
+    doc["out_gain"] = 24
+    loud_model = tmp_path / "loud.json"
+    loud_model.write_text(__import__("json").dumps(doc))
+    result = run("process", str(source), str(out), "--model", str(loud_model))
+    assert result.returncode == 0, result.stderr
+    assert "were clipped" in result.stderr
+    written, _ = soundfile.read(out, dtype="float32")
+    assert np.max(np.abs(written)) <= 1.0
+
+
+def test_process_progress_is_reported_for_long_files(tmp_path, shared_fixtures):
+    source = tmp_path / "long.wav"
+    soundfile.write(source, guitar_like_signal(48000 * 12, 48000), 48000)
+    result = run("process", str(source), str(tmp_path / "out.wav"), "--model", str(shared_fixtures / "nam/lstm_1x3.nam"))
+    assert result.returncode == 0, result.stderr
+    assert "long.wav: 100%" in result.stderr
+
+
+def test_process_with_controls(tmp_path, stereo_wav):
+    pytest.importorskip("torch")  # to build a conditioned model file with the project's exporter
+    import torch
+
+    sys.path.insert(0, str(__import__("conftest").REPO / "tools"))
+    from export_torch import SimpleRNN, export
+
+    torch.manual_seed(0)
+    module = SimpleRNN("lstm", input_size=3, hidden_size=8, num_layers=1, skip=1)
+    model_path = tmp_path / "cond.json"
+    export(module, model_path, "guitarml")
+    out = tmp_path / "out.wav"
+    ok = run("process", str(stereo_wav), str(out), "--model", str(model_path), "--control", "0.2", "0.9")
+    assert ok.returncode == 0, ok.stderr
+    wrong = run("process", str(stereo_wav), str(tmp_path / "o2.wav"), "--model", str(model_path), "--control", "0.2")
+    assert wrong.returncode == 1 and "takes 2 control value(s), got 1" in wrong.stderr
+
+
+@pytest.mark.parametrize("args,message", [
+    (["process", "missing.wav", "o.wav", "--model", "{nam}"], "missing.wav: no such audio file"),
+    (["process", "{wav}", "o.wav", "--model", "nope.json"], "nope.json: no such model file"),
+    (["process", "{wav}", "o.wav", "--model", "{nam}", "--model-rate", "-5"], "positive number of Hz"),
+    (["process", "{wav}", "o.wav", "--model", "{nam}", "--model-rate", "96000"], "rates from 96000 Hz"),
+    (["info", "{wav}"], "not a text file"),
+    (["info", "{nam}", "--rate", "22050"], "R = 0.4594"),
+])
+def test_errors_are_one_line_without_traceback(tmp_path, stereo_wav, shared_fixtures, args, message):
+    values = {"nam": str(shared_fixtures / "nam/lstm_1x3.nam"), "wav": str(stereo_wav)}
+    args = [a.format(**values) for a in args]
+    result = subprocess.run([sys.executable, "-m", "engine.cli_run", *args], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=300)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_info_describes_the_model(shared_fixtures):
+    result = run("info", str(shared_fixtures / "nam/lstm_1x3.nam"), "--rate", "96000")
+    assert result.returncode == 0, result.stderr
+    for text in ("format         nam", "LSTM(1→3) → Dense(3→1)", "parameters     70",
+                 "training rate  48000 Hz (stored in the file)", "R = 2 (integer: exact delay)"):
+        assert text in result.stdout
+
+
+def test_info_says_where_an_assumed_rate_comes_from(shared_fixtures):
+    result = run("info", str(shared_fixtures / "kloncentaur/centaur_0_gru8.json"))
+    assert "44100 Hz (assumed" in result.stdout and "--model-rate" in result.stdout
+
+
+def test_bench_prints_ns_per_sample_and_writes_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = run("bench", "--hidden", "8", "--cells", "lstm", "gru", "--seconds", "0.05", "--repeats", "1",
+                 "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "ns/sample" in result.stdout
+    data = __import__("json").loads(out.read_text())
+    assert [r["cell"] for r in data["results"]] == ["lstm", "gru"]
+    assert all(r["ns_per_sample"] > 0 for r in data["results"])
+
+
+@pytest.mark.parametrize("command", ["process", "info", "bench"])
+def test_help(command):
+    result = run(command, "--help")
+    assert result.returncode == 0 and "usage: engine-" in result.stdout
