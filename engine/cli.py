@@ -1,4 +1,4 @@
-"""Command-line entry points: engine-process, engine-info, engine-bench.
+"""Command-line entry points: engine-live, engine-process, engine-info, engine-bench.
 
 Every command prints an EngineError as one line on stderr (no traceback) and exits 1;
 argparse's own usage errors exit 2; Ctrl-C exits 130.
@@ -11,7 +11,7 @@ import sys
 import time
 
 from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS
-from .errors import EngineError
+from .errors import AudioFileError, EngineError
 from .rates import MAX_RATIO, MIN_RATIO
 
 
@@ -205,3 +205,85 @@ def bench_main(argv=None):
         write_json(args.json, results, vars(args))
         print(f"# wrote {args.json}")
     return 0
+
+
+def _device_spec(text):
+    """argparse type for a device: an index or part of a name."""
+    return int(text) if text.strip().isdigit() else text
+
+
+@_entry_point
+def live_main(argv=None):
+    """engine-live: play a model live through the audio interface."""
+    parser = argparse.ArgumentParser(
+        prog="engine-live",
+        description="Run a trained LSTM/GRU model live on an audio interface at whatever rate the interface runs, "
+                    "correcting the model to that rate. Keys while running: b bypass, 1-9 switch model, q quit.",
+    )
+    parser.add_argument("--config", metavar="FILE", help="YAML configuration (see configs/README.md)")
+    parser.add_argument("--list-devices", action="store_true", help="list the audio devices PortAudio sees and exit")
+    parser.add_argument("--device", type=_device_spec, metavar="D",
+                        help="input and output device: an index or part of its name (overrides the config)")
+    parser.add_argument("--input-device", type=_device_spec, metavar="D", help="input device only")
+    parser.add_argument("--output-device", type=_device_spec, metavar="D", help="output device only")
+    parser.add_argument("--rate", type=_rate, metavar="HZ", help="sample rate (default: the config's, else the device's)")
+    parser.add_argument("--block-size", type=int, metavar="N", help="frames per audio callback")
+    parser.add_argument("--duration", type=float, metavar="S", help="stop by itself after S seconds")
+    parser.add_argument("--virtual", action="store_true",
+                        help="no sound card needed: start a JACK dummy server, play the config's demo_clip "
+                             "through the live path and record what comes out (see --record)")
+    parser.add_argument("--virtual-if-no-device", action="store_true",
+                        help="use --virtual when PortAudio sees no audio interface")
+    parser.add_argument("--record", metavar="WAV", default="out/engine-live-virtual.wav",
+                        help="where --virtual writes the recording (default: out/engine-live-virtual.wav)")
+    parser.add_argument("--force", action="store_true", help="replace an existing --record file")
+    args = parser.parse_args(argv)
+
+    from . import live
+
+    if args.list_devices:
+        print(live.list_devices())
+        return 0
+    if not args.config:
+        parser.error("--config FILE is required (or --list-devices)")
+    from .config import load_config
+
+    config = load_config(args.config)
+    overrides = {}
+    if args.device is not None:
+        overrides["input_device"] = overrides["output_device"] = args.device
+    if args.input_device is not None:
+        overrides["input_device"] = args.input_device
+    if args.output_device is not None:
+        overrides["output_device"] = args.output_device
+    if args.rate is not None:
+        overrides["sample_rate"] = args.rate
+    if args.block_size is not None:
+        overrides["block_size"] = args.block_size
+    config = config.replace(**overrides)
+    if args.duration is not None and not args.duration > 0:
+        parser.error("--duration must be a positive number of seconds")
+
+    virtual = args.virtual
+    if not virtual and args.virtual_if_no_device and not live.has_duplex_device():
+        print("engine-live: no audio interface found; running on a virtual one (JACK dummy server) instead")
+        virtual = True
+    if virtual:
+        if os.path.exists(args.record) and not args.force:
+            raise AudioFileError(f"{args.record}: already exists; pass --force to replace it")
+        os.makedirs(os.path.dirname(os.path.abspath(args.record)), exist_ok=True)
+        with live.KeyReader() as keys:
+            result = live.run_virtual(config, args.record, keys=keys)
+        return result["code"]
+
+    session = live.LiveSession(config).open()
+    print(f"engine-live: {session.describe_model()} on {session.stream.device} at {session.sample_rate:g} Hz, "
+          f"block {session.block_size}; keys: b bypass, 1-{len(session.processors)} model, q quit")
+    with live.KeyReader() as keys:
+        code = session.run(duration=args.duration, keys=keys)
+    if session.abandoned:
+        # PortAudio cannot be shut down once its device vanished (it would block): leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

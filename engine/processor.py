@@ -87,14 +87,13 @@ class Processor:
         net = self._network
         slots = history_slots(self._tap_offset, self._taps)
         c = self.channels
-        self._hist = np.zeros((c, slots, max(net.state_size, 1)), np.float32)
+        self._hist = np.zeros((c, slots, net.state_size), np.float32)  # every model has a recurrent layer
         self._pos = np.zeros(c, np.int64)
         self._act = np.zeros((c, 2, net.width), np.float32)
         self._gates = np.zeros((c, 2, net.gates_width), np.float32)
         self._shat = np.zeros((c, net.max_state), np.float32)
-        self._scratch_out = np.zeros((1, c), np.float32)
         # Compile (or load from numba's cache) with the exact argument types process() passes.
-        self._run(np.zeros((1, c), np.float32), self._scratch_out, 0, 1)
+        self._run(np.zeros((1, c), np.float32), np.zeros((1, c), np.float32), 0, 1)
         self.reset()
 
     def reset(self):
@@ -102,7 +101,7 @@ class Processor:
 
         Allocates nothing.
         """
-        self._hist[:, :, : self._network.state_size] = self._network.initial_state
+        self._hist[:] = self._network.initial_state
         self._pos[:] = 0
         self._ctrl_from[:] = self._ctrl_to
         self._fresh = True
@@ -202,6 +201,19 @@ class Processor:
         return (x, y, net.meta, net.params, self._hist, self._pos, self._act, self._gates, self._shat,
                 self._tap_offset, self._taps, self._ctrl_from, self._ctrl_to, ramp_done, ramp_length,
                 self._input_gain, self._output_gain, self._skip)
+
+    def kernel_slot(self):
+        """This processor's model as one tuple for the live kernel (kernels.live_block).
+
+        (meta, params, hist, pos, act, gates, shat, tap_offset, taps, ctrl_from, ctrl_to,
+        input_gain, output_gain, skip, initial_state): the arrays are the processor's own, so
+        the kernel advances this processor's state. Controls are held (no ramp) in live use.
+        """
+        net = self._network
+        self._ctrl_from[:] = self._ctrl_to
+        return (net.meta, net.params, self._hist, self._pos, self._act, self._gates, self._shat,
+                self._tap_offset, self._taps, self._ctrl_from, self._ctrl_to,
+                self._input_gain, self._output_gain, self._skip, net.initial_state)
 
     def _as_frames(self, x, name):
         """View x as C-contiguous (n, channels) float32, or raise AudioInputError."""

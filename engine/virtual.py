@@ -1,0 +1,245 @@
+"""A virtual audio interface: a JACK2 dummy-backend server, and a client that plays and records.
+
+JACK's dummy backend is a real audio server paced in real time by a timer instead of a sound
+card (DESIGN.md). The engine's live path opens it through PortAudio exactly as it would open a
+USB interface; a second JACK client (the ``JACK-Client`` package) plays a clip into the engine's
+input port and records its output port in the same process cycles, so the recording is
+sample-locked to the clip up to the fixed latency of the JACK graph.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+from .errors import DeviceError
+
+JACK_INSTALL_HINT = "install the Debian packages jackd2 and libportaudio2 (apt-get install --no-install-recommends jackd2 libportaudio2)"
+
+
+def _jack():
+    try:
+        import jack
+    except ImportError:
+        raise DeviceError("the JACK-Client package is missing: pip install JACK-Client") from None
+    except OSError as exc:
+        raise DeviceError(f"cannot load libjack ({exc}); {JACK_INSTALL_HINT}") from None
+    # libjack prints every failed connection attempt (we poll while the server starts); the
+    # errors that matter reach us as exceptions, so keep its chatter off the user's terminal.
+    jack.set_error_function(lambda message: None)
+    jack.set_info_function(lambda message: None)
+    return jack
+
+
+class JackDummyServer:
+    """``jackd -d dummy`` under a private server name, started and stopped by us.
+
+    Parameters
+    ----------
+    sample_rate : int
+    period : int
+        Frames per JACK cycle (the callback's block size).
+    name : str, optional
+        The server name (default: unique per process), so several can coexist.
+    """
+
+    def __init__(self, sample_rate, period, name=None):
+        self.sample_rate = int(sample_rate)
+        self.period = int(period)
+        self.name = name or f"engine-{os.getpid()}-{self.sample_rate}"
+        self.process = None
+        self.log_path = None
+
+    def start(self, timeout=10.0):
+        """Start the server and wait until clients can connect.
+
+        Returns
+        -------
+        JackDummyServer
+            self.
+
+        Raises
+        ------
+        DeviceError
+            If jackd is not installed, exits, or does not answer within ``timeout`` s.
+        """
+        if shutil.which("jackd") is None:
+            raise DeviceError(f"jackd not found: {JACK_INSTALL_HINT}")
+        jack = _jack()
+        handle, self.log_path = tempfile.mkstemp(prefix=f"jackd-{self.name}-", suffix=".log")
+        env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+        # -R -P 70: real-time scheduling (falls back with a warning where not permitted).
+        self.process = subprocess.Popen(
+            ["jackd", "-n", self.name, "-R", "-P", "70", "-d", "dummy", "-r", str(self.sample_rate),
+             "-p", str(self.period)],
+            stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        os.close(handle)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise DeviceError(f"jackd exited at start (code {self.process.returncode}): {self.log_tail()}")
+            try:
+                probe = jack.Client("engine-probe", no_start_server=True, servername=self.name)
+            except jack.JackOpenError:
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise DeviceError(f"jackd did not answer within {timeout:g} s: {self.log_tail()}") from None
+                time.sleep(0.05)
+                continue
+            probe.close()
+            return self
+
+    def environment(self):
+        """Environment variables that point PortAudio's JACK host API at this server."""
+        return {"JACK_DEFAULT_SERVER": self.name, "JACK_NO_START_SERVER": "1"}
+
+    def log(self):
+        """Everything the server has printed so far."""
+        if not self.log_path or not os.path.exists(self.log_path):
+            return ""
+        with open(self.log_path, errors="replace") as handle:
+            return handle.read()
+
+    def log_tail(self, lines=3):
+        text = [line for line in self.log().splitlines() if line.strip()]
+        return " / ".join(text[-lines:]) or "(no output)"
+
+    def xruns_in_log(self):
+        """How many xruns the server reported in its log."""
+        return sum("xrun" in line.lower() for line in self.log().splitlines())
+
+    def stop(self):
+        """Stop the server (terminate, then kill after 5 s). Stop PortAudio's use of it first."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def remove_log(self):
+        if self.log_path and os.path.exists(self.log_path):
+            os.unlink(self.log_path)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+class PlayRecord:
+    """A JACK client that plays ``signal`` into one port and records another, cycle by cycle.
+
+    Frame k of the recording is captured in the same JACK cycle as frame k of the signal is
+    played, so the recording lags the signal by the graph's fixed latency and nothing else.
+
+    Parameters
+    ----------
+    server_name : str
+    signal : numpy.ndarray
+        float32 mono samples to play (include any lead-in silence).
+    play_to, record_from : str
+        Port names, e.g. "PortAudio:in_0" and "PortAudio:out_0".
+    extra_frames : int
+        Frames to keep recording after the signal ends (silence is played meanwhile).
+    """
+
+    def __init__(self, server_name, signal, play_to, record_from, extra_frames=0, name="engine-player"):
+        jack = _jack()
+        self.signal = np.ascontiguousarray(signal, np.float32)
+        self.total = len(self.signal) + extra_frames
+        self.recording = np.zeros(self.total, np.float32)
+        self.position = 0
+        self.done = threading.Event()
+        self.client = jack.Client(name, no_start_server=True, servername=server_name)
+        self.out_port = self.client.outports.register("out")
+        self.in_port = self.client.inports.register("in")
+        self.client.set_process_callback(self._process)
+        self.play_to, self.record_from = play_to, record_from
+        self._running = False
+
+    def _process(self, frames):
+        out = self.out_port.get_array()
+        captured = self.in_port.get_array()
+        if not self._running or self.position >= self.total:
+            out[:] = 0
+            return
+        start, stop = self.position, min(self.position + frames, self.total)
+        count = stop - start
+        played = self.signal[start:min(stop, len(self.signal))]
+        out[:len(played)] = played
+        out[len(played):] = 0
+        self.recording[start:stop] = captured[:count]
+        self.position = stop
+        if stop >= self.total:
+            self.done.set()
+
+    def connect(self):
+        """Activate, route our output to ``play_to`` (alone) and ``record_from`` to our input."""
+        self.client.activate()
+        for port in self.client.get_all_connections(self.play_to):
+            self.client.disconnect(port, self.play_to)
+        self.client.connect(self.out_port, self.play_to)
+        self.client.connect(self.record_from, self.in_port)
+
+    def play(self, timeout):
+        """Play the signal from the next cycle and wait for the recording.
+
+        Returns
+        -------
+        numpy.ndarray
+            The recording (len(signal) + extra_frames samples).
+
+        Raises
+        ------
+        DeviceError
+            If the server stops cycling before the end.
+        """
+        self._running = True
+        if not self.done.wait(timeout):
+            raise DeviceError(f"the JACK server stopped playing after {self.position} of {self.total} frames")
+        return self.recording
+
+    def close(self):
+        try:
+            self.client.deactivate()
+        finally:
+            self.client.close()
+
+
+def estimate_lag(recording, reference, max_lag):
+    """The lag (frames, 0..max_lag) at which ``recording`` best matches ``reference`` (normalised correlation)."""
+    n = len(reference)
+    best, best_score = 0, -np.inf
+    ref = reference - reference.mean()
+    for lag in range(max_lag + 1):
+        seg = recording[lag:lag + n]
+        if len(seg) < n:
+            break
+        seg = seg - seg.mean()
+        score = float(np.dot(seg, ref) / (np.linalg.norm(seg) * np.linalg.norm(ref) + 1e-20))
+        if score > best_score:
+            best, best_score = lag, score
+    return best
+
+
+def resample(signal, from_rate, to_rate):
+    """Band-limited (FFT) resampling of a clip, for playing it on a server at another rate."""
+    if from_rate == to_rate:
+        return np.asarray(signal, np.float32)
+    n_out = int(round(len(signal) * to_rate / from_rate))
+    spectrum = np.fft.rfft(signal)
+    bins = n_out // 2 + 1
+    if bins <= len(spectrum):
+        spectrum = spectrum[:bins]
+    else:
+        spectrum = np.concatenate([spectrum, np.zeros(bins - len(spectrum), spectrum.dtype)])
+    return (np.fft.irfft(spectrum, n_out) * (n_out / len(signal))).astype(np.float32)
