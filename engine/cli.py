@@ -278,7 +278,7 @@ def live_main(argv=None):
 
     session = live.LiveSession(config).open()
     print(f"engine-live: {session.describe_model()} on {session.stream.device} at {session.sample_rate:g} Hz, "
-          f"block {session.block_size}; keys: b bypass, 1-{len(session.processors)} model, q quit")
+          f"block {session.block_size}; keys: b bypass, 1-{len(session.chain.processors)} model, q quit")
     with live.KeyReader() as keys:
         code = session.run(duration=args.duration, keys=keys)
     if session.abandoned:

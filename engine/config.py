@@ -52,6 +52,11 @@ class LiveConfig:
     demo_clip: str = None
     source: str = "<defaults>"
 
+    def with_models(self, *paths):
+        """A copy whose models are ``paths`` (str or ModelEntry), the first one playing at start."""
+        entries = tuple(p if isinstance(p, ModelEntry) else ModelEntry(path=os.fspath(p)) for p in paths)
+        return dataclasses.replace(self, models=entries)
+
     def replace(self, **changes):
         """A copy with ``changes`` applied, each validated as if it came from the file."""
         checked = {}
@@ -101,6 +106,8 @@ def _channel(value, key, source):
 def _channels(value, key, source):
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value]
+    if isinstance(value, tuple):
+        value = list(value)
     if not isinstance(value, list) or not value:
         _fail(source, key, f"must be a list of channel numbers like [1, 2], got {value!r}")
     channels = tuple(_channel(v, f"{key}[{i}]", source) for i, v in enumerate(value))
@@ -204,11 +211,12 @@ def parse_config(document, source="<config>", base_directory="."):
     _refuse_unknown(document, TOP_LEVEL_KEYS, "", source)
     if "model" not in document:
         raise ConfigError(f"{source}: needs a model key (the path of the model file, relative to this file)")
-    first = {"path": document["model"], "model_rate": document.get("model_rate"),
-             "controls": document.get("controls", [])}
-    if not isinstance(document["model"], str):
-        _fail(source, "model", f"must be a file path, got {document['model']!r}")
-    entries = [_model_entry(first, "model", source, base_directory)]
+    rate = document.get("model_rate")
+    entries = [ModelEntry(
+        path=_path(document["model"], "model", source, base_directory),
+        model_rate=None if rate is None else _number(rate, "model_rate", source, *SAMPLE_RATE_RANGE, "Hz"),
+        controls=_controls(document.get("controls", []), "controls", source),
+    )]
     extra = document.get("models", [])
     if not isinstance(extra, list):
         _fail(source, "models", f"must be a list of model paths or mappings, got {extra!r}")

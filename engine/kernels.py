@@ -328,7 +328,10 @@ def step_towards(value, target, step):
     return max(value - step, target)
 
 
-@njit(**JIT)
+# The audio callback holds the GIL for the whole block on purpose: a kernel that released it
+# would have to win it back from whatever thread took it meanwhile before the callback can
+# return, and a normal-priority thread preempted while holding it stalls the real-time thread.
+@njit(cache=True, nogil=False, error_model="numpy")
 def live_block(indata, outdata, in_channel, out_channels, x, ya, yb, slot_a, slot_b, run_b,
                mix, levels, counters, input_gain, output_gain, limiter_on, ceiling, release):
     """Everything the audio callback does to one block, in one call.

@@ -8,6 +8,7 @@ arrays, printing, locks or file I/O. The main thread talks to it through single 
 assignments (atomic under the GIL), which the callback applies at a block boundary.
 """
 
+import gc
 import math
 import os
 import sys
@@ -49,13 +50,14 @@ def reinitialize_portaudio():
     """Make PortAudio rescan devices, e.g. after an audio server was started or replaced."""
     sd = sounddevice()
     with quiet_stderr():
-        sd._terminate()
+        if sd._initialized:
+            sd._terminate()
         sd._initialize()
 
 
 def terminate_portaudio():
     """Shut PortAudio down (needed before stopping a JACK server it is connected to)."""
-    if _sounddevice is not None:
+    if _sounddevice is not None and _sounddevice._initialized:
         with quiet_stderr():
             _sounddevice._terminate()
 
@@ -222,8 +224,19 @@ class LiveSession:
         self.callbacks += 1
 
     def start(self):
-        """Start the stream (open() first)."""
-        sys.setswitchinterval(0.001)  # hand the GIL to the audio thread quickly
+        """Start the stream (open() first).
+
+        While it plays, Python's cycle collector is paused: a full collection holds the GIL for
+        milliseconds (longer than a block at 96 kHz) and can land in any thread, the callback's
+        included. Everything that exists now is frozen out of later collections; nothing the
+        running session creates forms reference cycles, so pausing it costs no memory.
+        """
+        self._gc_was_enabled = gc.isenabled()
+        gc.collect()
+        gc.freeze()
+        gc.disable()
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(0.0005)  # hand the GIL to the audio thread quickly
         self.stream.start()
 
     def stop(self, timeout=2.0):
@@ -237,6 +250,10 @@ class LiveSession:
         if self.stream is None:
             return True
         stream, self.stream = self.stream, None
+        if getattr(self, "_gc_was_enabled", False):
+            gc.enable()
+        gc.unfreeze()
+        sys.setswitchinterval(getattr(self, "_switch_interval", 0.005))
         if self.abandoned:
             return False
         closer = threading.Thread(target=lambda: (stream.stop(), stream.close()), daemon=True)
@@ -288,7 +305,8 @@ class LiveSession:
             lines.append(f"limiter: {counters['limited_samples']} sample(s) turned down")
         return lines
 
-    def run(self, duration=None, keys=None, status_stream=sys.stdout, status_interval=1.0, stop_event=None):
+    def run(self, duration=None, keys=None, status_stream=sys.stdout, status_interval=1.0, stop_event=None,
+            on_started=None):
         """Play until ``duration`` s pass, 'q' is pressed, Ctrl-C, or ``stop_event`` is set.
 
         Parameters
@@ -300,6 +318,8 @@ class LiveSession:
             Where the status line and summary go (None: silent).
         status_interval : float
         stop_event : threading.Event, optional
+        on_started : callable, optional
+            Called (from this thread) right after the stream has started.
 
         Returns
         -------
@@ -312,6 +332,12 @@ class LiveSession:
 
         interactive = status_stream is not None and status_stream.isatty()
         self.start()
+        if on_started is not None:
+            try:
+                on_started()
+            except BaseException:
+                self.stop()
+                raise
         deadline = None if duration is None else time.monotonic() + duration
         watchdog = max(1.0, 20 * self._block_seconds)
         last_status = last_progress = time.monotonic()
@@ -408,6 +434,103 @@ def has_duplex_device():
     return any(d["max_input_channels"] > 0 for d in devices) and any(d["max_output_channels"] > 0 for d in devices)
 
 
+def play_through(config, server, signal, keys=None, status_stream=None, actions=(), extra_frames=1024):
+    """Open a live session on a running JACK server, play ``signal`` into it and record its output.
+
+    Parameters
+    ----------
+    config : LiveConfig
+        Devices and rate are set to the server's JACK device; everything else is used as given.
+    server : JackDummyServer
+        Running; PortAudio is (re)initialised against it.
+    signal : numpy.ndarray
+        Mono float32 at the server's rate, played into input 1 from one JACK cycle on.
+    keys, status_stream
+        As LiveSession.run.
+    actions : sequence of (int, callable)
+        ``callable(session)`` is called once the player has played that many frames.
+    extra_frames : int
+        Frames recorded after the signal ends (covers the JACK graph's latency).
+
+    Returns
+    -------
+    (LiveSession, numpy.ndarray or None, int)
+        The stopped session, the recording (None if the run ended early) and run()'s exit code.
+
+    Raises
+    ------
+    DeviceError
+        If PortAudio cannot use the server.
+    """
+    from .virtual import PlayerProcess
+
+    os.environ.update(server.environment())
+    if _sounddevice is None:
+        sounddevice()
+    else:
+        reinitialize_portaudio()
+    device = jack_device()
+    session = LiveSession(config.replace(input_device=device, output_device=device,
+                                         sample_rate=server.sample_rate, input_channel=1)).open()
+    stop = threading.Event()
+    outcome = {}
+    seconds = (len(signal) + extra_frames) / server.sample_rate
+
+    def play(player):
+        try:
+            player.wait_until_playing(timeout=30)
+            for frame, action in sorted(actions, key=lambda pair: pair[0]):
+                delay = player.started_at + frame / server.sample_rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                action(session)
+            outcome["recording"] = player.wait(timeout=seconds + 30)
+        except Exception as exc:  # reported by the calling thread
+            outcome["error"] = exc
+        finally:
+            stop.set()
+
+    player = None
+    try:
+        player = PlayerProcess(server.name, signal, "PortAudio:in_0", "PortAudio:out_0", extra_frames=extra_frames)
+        thread = threading.Thread(target=play, args=(player,), daemon=True)
+
+        def begin():
+            # The stream runs: now the player connects (waits for "ready") and starts.
+            line = player.process.stdout.readline()
+            player.output.append(line.rstrip())
+            if not line.startswith("ready"):
+                raise DeviceError(f"the player could not connect: {line.strip() or 'no output'}")
+            time.sleep(0.2)  # let the graph settle after the new connections
+            player.start()
+            thread.start()
+
+        code = session.run(keys=keys, status_stream=status_stream, stop_event=stop, on_started=begin)
+        thread.join(5)
+    finally:
+        if player is not None:
+            player.close()
+        session.stop()
+    if "error" in outcome and code == 0:
+        raise outcome["error"]
+    return session, outcome.get("recording"), code
+
+
+def align(recording, expected, max_lag):
+    """The lag (0..max_lag frames) at which ``recording`` best equals ``expected``, and the error there.
+
+    Returns
+    -------
+    (int, float)
+        The lag and max |recording[lag:lag+n] − expected| at it.
+    """
+    n = len(expected)
+    errors = [float(np.max(np.abs(recording[lag:lag + n] - expected))) for lag in range(max_lag + 1)
+              if lag + n <= len(recording)]
+    lag = int(np.argmin(errors))
+    return lag, errors[lag]
+
+
 def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_in_seconds=0.5):
     """Run the live path against a JACK dummy server we start, play the demo clip, record the output.
 
@@ -425,7 +548,7 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
     dict
         ``code`` (0 or 3), ``lag`` (frames of JACK graph latency trimmed), ``max_error`` (largest
         difference from the same chain run offline on the same input), ``server_xruns``, ``summary``,
-        ``clip`` (the clip as played, at the server's rate) and ``offline`` (the offline output for it).
+        ``clip`` (the clip as played, at the server's rate).
 
     Raises
     ------
@@ -436,77 +559,47 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
     """
     import soundfile
 
-    from .virtual import JackDummyServer, PlayRecord, resample
+    from .virtual import VIRTUAL_PERIOD, JackDummyServer, resample
 
     if not config.demo_clip:
         raise ConfigError(f"{config.source}: --virtual needs a demo_clip to play (a path relative to the config)")
     clip, clip_rate = soundfile.read(config.demo_clip, dtype="float32", always_2d=True)
     rate = int(config.sample_rate or 48000)
     clip = resample(clip[:, 0], clip_rate, rate)
-    lead_in = np.zeros(int(lead_in_seconds * rate), np.float32)
-    signal = np.concatenate([lead_in, clip])
-    max_lag = 8 * config.block_size
+    lead_in = int(lead_in_seconds * rate)
+    signal = np.concatenate([np.zeros(lead_in, np.float32), clip])
+    period = max(VIRTUAL_PERIOD, config.block_size)
+    max_lag = 4 * period
 
     def say(text):
         if status_stream is not None:
             print(text, file=status_stream, flush=True)
 
-    server = JackDummyServer(rate, config.block_size)
-    say(f"virtual interface: JACK dummy server {server.name!r} at {rate} Hz, period {config.block_size}")
+    server = JackDummyServer(rate, period)
+    say(f"virtual interface: JACK dummy server {server.name!r} at {rate} Hz, period {period} "
+        f"(the engine processes blocks of {config.block_size}); "
+        f"playing {os.path.basename(config.demo_clip)} ({len(clip) / rate:.1f} s) through the engine")
     server.start()
-    session = player = None
+    session = None
     try:
-        os.environ.update(server.environment())
-        if _sounddevice is None:
-            sounddevice()
-        else:
-            reinitialize_portaudio()
-        device = jack_device()
-        session = LiveSession(config.replace(input_device=device, output_device=device, sample_rate=rate,
-                                             input_channel=1)).open()
-        player = PlayRecord(server.name, signal, "PortAudio:in_0", "PortAudio:out_0", extra_frames=max_lag)
-        stop = threading.Event()
-        outcome = {}
-
-        def play():
-            try:
-                time.sleep(0.2)  # let the stream settle before the clip starts
-                player.connect()
-                outcome["recording"] = player.play(timeout=len(signal) / rate + 10)
-            except Exception as exc:  # reported by the main thread
-                outcome["error"] = exc
-            finally:
-                stop.set()
-
-        say(f"playing {os.path.basename(config.demo_clip)} ({len(clip) / rate:.1f} s) through the engine")
-        threading.Thread(target=play, daemon=True).start()
-        code = session.run(keys=keys, status_stream=status_stream, stop_event=stop)
-        if "error" in outcome and code == 0:
-            raise outcome["error"]
+        session, recording, code = play_through(config, server, signal, keys=keys, status_stream=status_stream,
+                                                extra_frames=max_lag)
     finally:
-        if player is not None:
-            player.close()
-        if session is not None:
-            session.stop()
         if session is None or not session.abandoned:
             terminate_portaudio()
         server.stop()
-    result = {"code": code, "server_xruns": server.xruns_in_log(), "summary": session.summary()}
+    result = {"code": code, "server_xruns": server.xruns_in_log(), "summary": session.summary(), "clip": clip}
     server.remove_log()
-    if code != 0 or "recording" not in outcome:
+    if code != 0 or recording is None:
         return result
-    # The same chain (same models, gains, limiter) rendered offline over the very same input:
-    # the live recording must equal it, shifted by the JACK graph's fixed latency.
+    # The same chain (same models, gains, limiter) rendered offline over the very same input: the
+    # live recording must equal it, shifted by the JACK graph's fixed latency. Only the clip is
+    # compared: the lead-in lets both states settle to the same silence.
     offline = LiveChain(session.config, session.models, rate, 1, max(config.output_channels)).render(signal)[:, 0]
-    recording = outcome["recording"]
-    start = len(lead_in)  # compare the clip only: the lead-in lets both states settle to the same silence
-    expected = offline[start:]
-    errors = [np.max(np.abs(recording[start + lag:start + lag + len(clip)] - expected)) for lag in range(max_lag + 1)]
-    lag = int(np.argmin(errors))
-    out = recording[start + lag:start + lag + len(clip)]
+    lag, max_error = align(recording[lead_in:], offline[lead_in:], max_lag)
+    out = recording[lead_in + lag:lead_in + lag + len(clip)]
     soundfile.write(record_path, out, rate, subtype="FLOAT")
-    result.update(lag=lag, max_error=float(errors[lag]), record_path=record_path, frames=len(out), clip=clip,
-                  offline=expected)
+    result.update(lag=lag, max_error=max_error, record_path=record_path, frames=len(out))
     say(f"wrote {record_path}: {len(out) / rate:.2f} s at {rate} Hz (JACK round trip of {lag} frames trimmed); "
-        f"differs from the same chain run offline by at most {errors[lag]:.2g}; server xruns: {result['server_xruns']}")
+        f"differs from the same chain run offline by at most {max_error:.2g}; server xruns: {result['server_xruns']}")
     return result

@@ -7,9 +7,11 @@ input port and records its output port in the same process cycles, so the record
 sample-locked to the clip up to the fixed latency of the JACK graph.
 """
 
+import argparse
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -17,6 +19,14 @@ import time
 import numpy as np
 
 from .errors import DeviceError
+
+#: Frames per JACK cycle of the virtual interface. The engine still processes its own block size
+#: (PortAudio calls it period / block_size times per cycle); the period is how much the stand-in
+#: sound card buffers. On the 2-core VMs this project is tested on, a real-time thread with nothing
+#: else running is woken more than 2.6 ms late about six times a minute (cyclictest; see
+#: benchmarks/live_xruns.py), so a 128-frame period (2.7 ms) drops a few cycles a minute whatever
+#: the client does, while 1024 frames (21 ms) rides those stalls out.
+VIRTUAL_PERIOD = 1024
 
 JACK_INSTALL_HINT = "install the Debian packages jackd2 and libportaudio2 (apt-get install --no-install-recommends jackd2 libportaudio2)"
 
@@ -42,12 +52,12 @@ class JackDummyServer:
     ----------
     sample_rate : int
     period : int
-        Frames per JACK cycle (the callback's block size).
+        Frames per JACK cycle (default VIRTUAL_PERIOD).
     name : str, optional
         The server name (default: unique per process), so several can coexist.
     """
 
-    def __init__(self, sample_rate, period, name=None):
+    def __init__(self, sample_rate, period=VIRTUAL_PERIOD, name=None):
         self.sample_rate = int(sample_rate)
         self.period = int(period)
         self.name = name or f"engine-{os.getpid()}-{self.sample_rate}"
@@ -190,29 +200,114 @@ class PlayRecord:
         self.client.connect(self.out_port, self.play_to)
         self.client.connect(self.record_from, self.in_port)
 
-    def play(self, timeout):
-        """Play the signal from the next cycle and wait for the recording.
-
-        Returns
-        -------
-        numpy.ndarray
-            The recording (len(signal) + extra_frames samples).
-
-        Raises
-        ------
-        DeviceError
-            If the server stops cycling before the end.
-        """
+    def start(self):
+        """Start playing (and recording) from the next JACK cycle; ``done`` is set at the end."""
         self._running = True
-        if not self.done.wait(timeout):
-            raise DeviceError(f"the JACK server stopped playing after {self.position} of {self.total} frames")
-        return self.recording
 
     def close(self):
         try:
             self.client.deactivate()
         finally:
             self.client.close()
+
+
+class PlayerProcess:
+    """PlayRecord in a child process, so its real-time JACK callback never waits for our GIL.
+
+    Two Python JACK clients in one process take turns on one interpreter lock every cycle; a
+    real interface's other end is never inside the engine's process, and neither is this one.
+
+    Parameters
+    ----------
+    As PlayRecord.
+    """
+
+    def __init__(self, server_name, signal, play_to, record_from, extra_frames=0):
+        self._folder = tempfile.TemporaryDirectory(prefix="engine-player-")
+        self._signal_path = os.path.join(self._folder.name, "signal.npy")
+        self._recording_path = os.path.join(self._folder.name, "recording.npy")
+        np.save(self._signal_path, np.ascontiguousarray(signal, np.float32))
+        self.total = len(signal) + extra_frames
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "engine.virtual", "--server", server_name, "--play", self._signal_path,
+             "--record", self._recording_path, "--play-to", play_to, "--record-from", record_from,
+             "--extra-frames", str(extra_frames)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, text=True)
+        self.started_at = None
+        self.output = []
+
+    def wait_until_playing(self, timeout):
+        """Block until the child's first played cycle; returns the monotonic time it reported it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if not line:
+                break
+            self.output.append(line.rstrip())
+            if line.startswith("playing"):
+                self.started_at = time.monotonic()
+                return self.started_at
+        raise DeviceError(f"the player did not start: {' / '.join(self.output[-3:]) or 'no output'}")
+
+    def start(self):
+        """Tell the child to start playing at its next JACK cycle."""
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+
+    def wait(self, timeout):
+        """Wait for the child to finish; return the recording.
+
+        Raises
+        ------
+        DeviceError
+            If the child fails or does not finish within ``timeout`` s.
+        """
+        try:
+            rest, _ = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.communicate()
+            raise DeviceError(f"the player did not finish within {timeout:g} s (the JACK server stopped?)") from None
+        self.output += rest.splitlines()
+        if self.process.returncode != 0:
+            raise DeviceError(f"the player failed: {' / '.join(self.output[-3:])}")
+        return np.load(self._recording_path)
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+        self._folder.cleanup()
+
+
+def _player_main(argv=None):
+    """Child process of PlayerProcess: connect, say "ready", wait for "go", play and record, save."""
+    parser = argparse.ArgumentParser(prog="python -m engine.virtual", description=PlayerProcess.__doc__)
+    parser.add_argument("--server", required=True)
+    parser.add_argument("--play", required=True)
+    parser.add_argument("--record", required=True)
+    parser.add_argument("--play-to", required=True)
+    parser.add_argument("--record-from", required=True)
+    parser.add_argument("--extra-frames", type=int, default=0)
+    args = parser.parse_args(argv)
+    signal = np.load(args.play)
+    player = PlayRecord(args.server, signal, args.play_to, args.record_from, args.extra_frames)
+    try:
+        player.connect()
+        print("ready", flush=True)
+        sys.stdin.readline()
+        player.start()
+        while player.position == 0:
+            time.sleep(0.0005)
+        print("playing", flush=True)
+        if not player.done.wait(player.total / player.client.samplerate + 10):
+            print(f"stopped after {player.position} of {player.total} frames", flush=True)
+            return 1
+        np.save(args.record, player.recording)
+        print("done", flush=True)
+        return 0
+    finally:
+        player.close()
 
 
 def estimate_lag(recording, reference, max_lag):
@@ -243,3 +338,7 @@ def resample(signal, from_rate, to_rate):
     else:
         spectrum = np.concatenate([spectrum, np.zeros(bins - len(spectrum), spectrum.dtype)])
     return (np.fft.irfft(spectrum, n_out) * (n_out / len(signal))).astype(np.float32)
+
+
+if __name__ == "__main__":
+    sys.exit(_player_main())

@@ -1,0 +1,113 @@
+"""The live configuration: the shipped file is valid, and every kind of mistake is one clear ConfigError."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+from engine import ConfigError
+from engine.config import load_config
+
+MODEL = REPO / "tests/fixtures/torch/lstm_1x8_in1_skip0.guitarml.json"
+CONDITIONED = REPO / "tests/fixtures/torch/lstm_1x16_in2_skip1.guitarml.json"
+
+
+def write(tmp_path, text, name="live.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_shipped_config_is_valid_and_documented():
+    config = load_config(REPO / "configs/guitar.yaml")
+    assert config.models[0].path.endswith("overdrive_lstm20.json")
+    assert config.block_size == 128 and config.interpolation == "linear" and config.limiter
+    documented = (REPO / "configs/README.md").read_text()
+    keys = re.findall(r"^(\w+):", (REPO / "configs/guitar.yaml").read_text(), re.MULTILINE)
+    assert len(keys) >= 15
+    for key in keys:
+        assert f"| `{key}` |" in documented, f"{key} is not documented in configs/README.md"
+
+
+def test_paths_are_relative_to_the_yaml_and_defaults_apply(tmp_path):
+    (tmp_path / "sub").mkdir()
+    model = tmp_path / "amp.json"
+    model.write_bytes(MODEL.read_bytes())
+    config = load_config(write(tmp_path / "sub", "model: ../amp.json\nmodels: [{path: ../amp.json, controls: []}]\n"))
+    assert [m.path for m in config.models] == [str(model)] * 2
+    assert config.sample_rate is None and config.output_channels == (1, 2) and config.crossfade_ms == 20.0
+
+
+def test_overrides_are_validated_like_the_file(tmp_path):
+    config = load_config(write(tmp_path, f"model: {MODEL}\n"))
+    assert config.replace(block_size=256, input_device="USB").block_size == 256
+    with pytest.raises(ConfigError, match=r"block_size must be a whole number of frames from 16 to 8192, got 5$"):
+        config.replace(block_size=5)
+
+
+BAD_CONFIGS = [
+    ("unknown-key-with-suggestion", "model: {model}\nblocksize: 128\n",
+     r"unknown key 'blocksize' \(did you mean 'block_size'\?\); valid keys: model, model_rate, controls"),
+    ("unknown-key-in-model-entry", "model: {model}\nmodels: [{{path: {model}, gain: 3}}]\n",
+     r"unknown key in models\[0\]: 'gain'; valid keys: path, model_rate, controls$"),
+    ("missing-model", "block_size: 128\n", r"needs a model key"),
+    ("model-file-missing", "model: nowhere.json\n", r"model names 'nowhere.json', which does not exist \(resolved to "),
+    ("block-size-wrong-type", "model: {model}\nblock_size: '128'\n",
+     r"block_size must be a whole number of frames from 16 to 8192, got '128'$"),
+    ("block-size-out-of-range", "model: {model}\nblock_size: 100000\n", r"block_size must be .* from 16 to 8192, got 100000$"),
+    ("sample-rate-negative", "model: {model}\nsample_rate: -48000\n", r"sample_rate must be from 8000 to 768000 Hz, got -48000$"),
+    ("sample-rate-text", "model: {model}\nsample_rate: fast\n", r"sample_rate must be a number of Hz from 8000 to 768000, got 'fast'$"),
+    ("gain-out-of-range", "model: {model}\ninput_gain_db: 90\n", r"input_gain_db must be from -60 to 40 dB, got 90$"),
+    ("gain-boolean", "model: {model}\noutput_gain_db: yes\n", r"output_gain_db must be a number of dB from -60 to 40, got True$"),
+    ("interpolation-unknown", "model: {model}\ninterpolation: sinc\n", r"interpolation must be one of linear, naive, got 'sinc'$"),
+    ("limiter-not-boolean", "model: {model}\nlimiter: 1\n", r"limiter must be true or false, got 1$"),
+    ("input-channel-zero", "model: {model}\ninput_channel: 0\n", r"input_channel must be a channel number \(1 = the first\) from 1 to 64, got 0$"),
+    ("output-channel-repeated", "model: {model}\noutput_channels: [1, 1]\n", r"output_channels lists a channel twice: \[1, 1\]$"),
+    ("output-channel-nested", "model: {model}\noutput_channels: [[1]]\n", r"output_channels\[0\] must be a channel number"),
+    ("control-out-of-range", "model: {model}\nmodels: [{{path: {model}, controls: [0.5, 1.5]}}]\n",
+     r"models\[0\]\.controls\[1\] must be from 0 to 1 \(knob position\), got 1\.5$"),
+    ("controls-not-a-list", "model: {model}\ncontrols: 0.5\n", r"controls must be a list of knob values from 0 to 1"),
+    ("models-not-a-list", "model: {model}\nmodels: {model}\n", r"models must be a list of model paths or mappings"),
+    ("device-negative", "model: {model}\ninput_device: -1\n", r"input_device must be a device index"),
+    ("crossfade-too-long", "model: {model}\ncrossfade_ms: 5000\n", r"crossfade_ms must be from 1 to 1000 ms, got 5000$"),
+    ("too-many-models", "model: {model}\nmodels: [" + ", ".join(["{model}"] * 9) + "]\n",
+     r"models lists 9 extra models; keys 1-9 switch among at most 9 in all$"),
+    ("not-a-mapping", "- model\n- block_size\n", r"the file must hold a mapping of keys .*, got list$"),
+    ("not-yaml", "model: [unclosed\n", r"not valid YAML at line \d+, column \d+"),
+    ("empty-file", "", r"the file must hold a mapping of keys .*, got NoneType$"),
+]
+
+
+@pytest.mark.parametrize("text,pattern", [case[1:] for case in BAD_CONFIGS], ids=[case[0] for case in BAD_CONFIGS])
+def test_bad_config(tmp_path, text, pattern):
+    path = write(tmp_path, text.format(model=MODEL))
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(path)
+    message = str(excinfo.value)
+    assert isinstance(excinfo.value, ValueError)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert re.search(pattern, message), message
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"no such config file$"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_wrong_control_count_for_the_model_is_named_at_session_start(tmp_path):
+    from engine.chain import load_models
+
+    config = load_config(write(tmp_path, f"model: {CONDITIONED}\ncontrols: [0.5, 0.5]\n"))
+    with pytest.raises(ConfigError, match=r"model lstm_1x16_in2_skip1\.guitarml\.json takes 1 control value\(s\), "
+                                          r"but its controls list has 2$"):
+        load_models(config)
+
+
+def test_engine_live_reports_a_bad_config_in_one_line(tmp_path):
+    path = write(tmp_path, f"model: {MODEL}\nblock_size: 3\n")
+    result = subprocess.run([sys.executable, "-m", "engine.cli_run", "live", "--config", str(path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"engine-live: error: {path}: block_size must be a whole number of frames from 16 to 8192, got 3"
