@@ -400,6 +400,8 @@ def live_block(indata, outdata, in_channel, out_channels, x, ya, yb, slot_a, slo
                 limiter = ceiling / magnitude
                 counters[COUNT_LIMITED] += 1
             y *= limiter
+            if abs(y) > ceiling:  # y·(ceiling/|y|) can round one ulp above the ceiling
+                y = ceiling if y > ZERO else -ceiling
         peak_out = max(peak_out, abs(y))
         for c in range(out_channels.shape[0]):
             outdata[i, out_channels[c]] = y
