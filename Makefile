@@ -5,13 +5,17 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# libsndfile1: soundfile's wheels bundle it, but not on every platform; libportaudio2: sounddevice.
-APT_PACKAGES := libportaudio2 libsndfile1
+# libportaudio2: sounddevice; jackd2: the virtual interface (and the live tests' audio server);
+# libsndfile1: soundfile's wheels bundle it, but not on every platform.
+APT_PACKAGES := libportaudio2 jackd2 libsndfile1
 
 .PHONY: demo test setup setup-test system-packages bench fixtures clean
 
+# The main job: the default amp model live on the audio interface (keys: b bypass, 1-9 model,
+# q quit). Without an interface it runs the same live path on a virtual one (a JACK dummy server)
+# and writes what came out to out/demo-virtual.wav.
 demo: setup
-	$(BIN)/python tools/demo.py
+	$(BIN)/engine-live --config configs/guitar.yaml --virtual-if-no-device --record out/demo-virtual.wav --force
 
 test: setup-test
 	$(BIN)/python -m pytest -q
@@ -37,7 +41,7 @@ $(BIN)/python:
 
 setup: system-packages $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e ".[virtual]"
 	touch $@
 
 # Tests also need pytest, scipy and torch (for the exporter and torch-vs-engine checks).

@@ -7,7 +7,7 @@
 """
 
 from .errors import (ArgumentError, AudioFileError, AudioInputError, ConfigError, ControlError, DeviceError, EngineError,
-                     ModelFileError, SampleRateError, UnsupportedModelError)
+                     ModelFileError, SampleRateError, StabilityWarning, UnsupportedModelError)
 from .formats import load_model
 from .model import Model
 from .processor import INTERPOLATIONS, Processor
@@ -15,5 +15,5 @@ from .processor import INTERPOLATIONS, Processor
 __all__ = [
     "load_model", "Model", "Processor", "INTERPOLATIONS",
     "EngineError", "ArgumentError", "ModelFileError", "UnsupportedModelError", "SampleRateError", "AudioInputError",
-    "ControlError", "ConfigError", "AudioFileError", "DeviceError",
+    "ControlError", "ConfigError", "AudioFileError", "DeviceError", "StabilityWarning",
 ]

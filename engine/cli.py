@@ -153,8 +153,30 @@ def info_main(argv=None):
     if args.rate is not None:
         rate = check_sample_rate(args.rate, "--rate")
         ratio = rate_ratio(rate, model.sample_rate, model.path)
-        kind = "integer: exact delay" if ratio == int(ratio) else "fractional: interpolated delay"
-        lines.append((f"at {rate:g} Hz", f"R = {ratio:.6g} ({kind}); methods: {', '.join(INTERPOLATIONS)}"))
+        if ratio < 1:
+            kind = "below the training rate: the read extrapolates"
+        elif ratio == int(ratio):
+            kind = "integer: every method is the exact delay"
+        else:
+            kind = "fractional: interpolated delay"
+        lines.append((f"at {rate:g} Hz", f"R = {ratio:.6g} ({kind})"))
+        from .delay import needs_stability_check
+        from .stability import is_stable, linearise, spectral_radius, stability_threshold
+
+        linearisation = None
+        for method in INTERPOLATIONS:
+            if method == "naive":
+                lines.append((f"  {method}", "stable (the model as trained)"))
+            elif not needs_stability_check(method, ratio):
+                lines.append((f"  {method}", "stable (exact delay or centred window: no check needed)"))
+            else:
+                linearisation = linearisation or linearise(model)
+                radius = spectral_radius(linearisation, method, ratio)
+                verdict = "stable" if is_stable(linearisation, method, ratio) else "UNSTABLE"
+                lines.append((f"  {method}", f"{verdict}, spectral radius {radius:.4f} "
+                                             f"(limit {stability_threshold(linearisation, ratio):.4f})"))
+        if linearisation is not None and not linearisation.converged:
+            lines.append(("  note", "silence does not settle to a fixed point: the check is approximate"))
     width = max(len(key) for key, _ in lines)
     for key, value in lines:
         print(f"{key:<{width}}  {value}")

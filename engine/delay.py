@@ -1,8 +1,16 @@
 """The fractional read of the fed-back state (SRC.md), as taps over the state history.
 
-Every method here is a short FIR over past states: ŝ_n = Σ_m taps[m] · s_{n − offset − m}.
-The kernels run any such tap set at the same cost whatever R is, so adding an interpolator
-means adding a function that returns its taps.
+Every FIR method is ŝ_n = Σ_m taps[m] · s_{n − offset − m}; the kernels run any tap set at the
+same cost whatever R is, so an interpolator is a function returning (offset, taps).
+
+Lagrange interpolation of order N (N + 1 taps) places the read point at fractional position δ
+in the window s_{n−e}, …, s_{n−e−N}, with k_m = Π_{j≠m} (δ − j)/(m − j):
+- linear is order 1, cubic order 3 (SRC.md), lagrange5 order 5;
+- the window is centred on the read point when it fits (δ ∈ [p, p + 1), p = (N − 1)/2, so
+  e = ⌊R⌋ − p), else it starts at s_{n−1} (e = 1, δ = R − 1): for cubic that is SRC.md's rule
+  "1 ≤ R < 2: e = 1, δ = R − 1; R ≥ 2: e = d − 1, δ = α + 1";
+- below the training rate (R < 1) δ = R − 1 is negative and the same taps extrapolate;
+- at integer R, δ is an integer and the taps are exactly one 1 and zeros: the exact delay.
 """
 
 import math
@@ -11,8 +19,10 @@ import numpy as np
 
 from .errors import ArgumentError
 
-#: Interpolation methods, the default first.
-INTERPOLATIONS = ("linear", "naive")
+#: Interpolation methods, the default first. Each name is its order of Lagrange interpolation
+#: except naive (no correction: ŝ_n = s_{n−1}).
+LAGRANGE_ORDERS = {"linear": 1, "cubic": 3, "lagrange5": 5}
+INTERPOLATIONS = ("linear", "naive", "cubic", "lagrange5")
 DEFAULT_INTERPOLATION = "linear"
 
 
@@ -29,31 +39,71 @@ def check_interpolation(name):
     return name
 
 
+def lagrange_weights(order, delta):
+    """k_m = Π_{j≠m} (δ − j)/(m − j) for m = 0..order, in float64.
+
+    Exact at integer δ in 0..order: a single 1 at m = δ and exact zeros elsewhere.
+    """
+    weights = np.ones(order + 1)
+    for m in range(order + 1):
+        for j in range(order + 1):
+            if j != m:
+                weights[m] *= (delta - j) / (m - j)
+    return weights
+
+
 def read_taps(method, ratio):
     """The taps of the state read for ``method`` at rate ratio R = ``ratio``.
 
     Parameters
     ----------
     method : str
-        "naive" (ŝ_n = s_{n−1}, the uncorrected model) or "linear"
-        (ŝ_n = (1 − α)·s_{n−d} + α·s_{n−d−1}, d = ⌊R⌋, α = R − d).
+        One of INTERPOLATIONS.
     ratio : float
-        R ≥ 1, already snapped to an integer where it is one (see rates.rate_ratio).
+        R > 0, already snapped to an integer where it is one (see rates.rate_ratio).
 
     Returns
     -------
     (int, numpy.ndarray)
-        The offset e ≥ 1 and float32 taps. For integer R, linear is the single tap [1] at
-        e = R: the exact delay, with no rounding from a zero-weight tap.
+        The offset e ≥ 1 and float32 taps, with zero taps at either end trimmed (so integer R
+        is the single tap [1] at e = R: the exact delay, with no rounding from zero weights).
+
+    Raises
+    ------
+    ArgumentError
+        If the method is unknown.
     """
     check_interpolation(method)
     if method == "naive":
         return 1, np.ones(1, np.float32)
+    order = LAGRANGE_ORDERS[method]
+    half = (order - 1) // 2
     whole = math.floor(ratio)
-    fraction = ratio - whole
-    if fraction == 0.0:
-        return whole, np.ones(1, np.float32)
-    return whole, np.array([1.0 - fraction, fraction], np.float32)
+    offset = whole - half
+    delta = ratio - whole + half
+    if offset < 1:
+        offset, delta = 1, ratio - 1.0
+    weights = lagrange_weights(order, delta)
+    nonzero = np.flatnonzero(weights)
+    first, last = nonzero[0], nonzero[-1]
+    return offset + int(first), weights[first:last + 1].astype(np.float32)
+
+
+def needs_stability_check(method, ratio):
+    """Whether ``method`` at R = ``ratio`` reads off the centre of its window, where it can destabilise a model.
+
+    True below the training rate (the read extrapolates) and, for Lagrange orders above 1, while
+    R is too small for a centred window (cubic: 1 < R < 2, lagrange5: 1 < R < 3), where the taps
+    have large weights of both signs: there cubic measurably destabilises some models (see
+    tests/test_methods.py). Naive, the exact delay at integer R, and centred windows need no check.
+    """
+    if method == "naive":
+        return False
+    offset, taps = read_taps(method, ratio)
+    if len(taps) == 1:
+        return False
+    half = (LAGRANGE_ORDERS[method] - 1) // 2
+    return ratio < 1 or math.floor(ratio) - half < 1
 
 
 def history_slots(tap_offset, taps):

@@ -45,3 +45,7 @@ class AudioFileError(EngineError, OSError):
 
 class DeviceError(EngineError, OSError):
     """An audio device cannot be opened or went away."""
+
+
+class StabilityWarning(UserWarning):
+    """The requested interpolation was predicted unstable at this rate; a stable one runs instead."""

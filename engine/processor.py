@@ -7,11 +7,14 @@ and channel, allocating only the returned array (none with ``out=``).
 """
 
 
+import warnings
+
 import numpy as np
 
 from . import kernels
-from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots, read_taps
-from .errors import ArgumentError, AudioInputError, ControlError
+from .delay import (DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots,
+                    needs_stability_check, read_taps)
+from .errors import ArgumentError, AudioInputError, ControlError, StabilityWarning
 from .model import Model
 from .packing import pack
 from .rates import check_sample_rate, rate_ratio
@@ -29,7 +32,15 @@ class Processor:
     sample_rate : float
         The rate (Hz) audio will arrive at.
     interpolation : str
-        How the delayed state is read: "linear" (default) or "naive" (no correction).
+        How the delayed state is read: one of engine.INTERPOLATIONS ("linear", the default;
+        "naive", no correction; "cubic"; "lagrange5"). Where the read extrapolates (R < 1) or its
+        window is off-centre, a method predicted unstable for this model is replaced by the best
+        stable one, with a
+        StabilityWarning; ``interpolation`` then names what runs, ``requested_interpolation``
+        what was asked for, and ``stability`` holds the spectral radii checked.
+    check_stability : bool
+        False runs the requested method even where it is predicted unstable. For evaluating the
+        check itself (benchmarks/below_rate.py); never for audio anyone listens to.
     max_block_size : int
         The longest block one kernel call handles; longer inputs are split.
     channels : int
@@ -43,11 +54,13 @@ class Processor:
         If ``interpolation``, ``max_block_size`` or ``channels`` is invalid.
     """
 
-    def __init__(self, model, sample_rate, interpolation=DEFAULT_INTERPOLATION, max_block_size=4096, channels=1):
+    def __init__(self, model, sample_rate, interpolation=DEFAULT_INTERPOLATION, max_block_size=4096, channels=1,
+                 check_stability=True):
         if not isinstance(model, Model):
             raise ArgumentError(f"model must be an engine.Model (from engine.load_model), got {type(model).__name__}")
         self.model = model
-        self.interpolation = check_interpolation(interpolation)
+        self.requested_interpolation = self.interpolation = check_interpolation(interpolation)
+        self.check_stability = bool(check_stability)
         self.channels = _positive_int(channels, "channels")
         self._network = pack(model)
         n_controls = max(model.num_controls, 0)
@@ -83,6 +96,7 @@ class Processor:
         self.sample_rate, self.ratio = sample_rate, ratio
         if max_block_size is not None:
             self.max_block_size = max_block_size
+        self.interpolation = self._stable_interpolation()
         self._tap_offset, self._taps = read_taps(self.interpolation, self.ratio)
         net = self._network
         slots = history_slots(self._tap_offset, self._taps)
@@ -95,6 +109,28 @@ class Processor:
         # Compile (or load from numba's cache) with the exact argument types process() passes.
         self._run(np.zeros((1, c), np.float32), np.zeros((1, c), np.float32), 0, 1)
         self.reset()
+
+    def _stable_interpolation(self):
+        """The requested method, or the best one predicted stable where it is not.
+
+        Extrapolating reads (R < 1) and off-centre Lagrange windows can destabilise a model
+        (SRC.md, delay.needs_stability_check); an unstable choice must never run, so the
+        stability check picks the best stable method and a warning says so once.
+        """
+        self.stability = None
+        if not self.check_stability or not needs_stability_check(self.requested_interpolation, self.ratio):
+            return self.requested_interpolation
+        from .stability import linearise, stable_choice
+
+        linearisation = linearise(self.model, self._ctrl_to if self.model.num_controls else None)
+        chosen, radii = stable_choice(linearisation, self.requested_interpolation, self.ratio)
+        self.stability = {"spectral_radius": radii, "fixed_point_converged": linearisation.converged}
+        if chosen != self.requested_interpolation:
+            warnings.warn(
+                f"{self.model.name}: {self.requested_interpolation} is predicted unstable at {self.sample_rate:g} Hz "
+                f"(R = {self.ratio:.4g}, spectral radius {radii[self.requested_interpolation]:.4f}); "
+                f"running {chosen} instead", StabilityWarning, stacklevel=4)
+        return chosen
 
     def reset(self):
         """Return every channel to the model's initial state; pending control values apply at once.

@@ -10,7 +10,9 @@ import numbers
 
 from .errors import SampleRateError
 
-MIN_RATIO = 1.0
+# Below the training rate (R < 1) the state read extrapolates; past R = 0.5 (a 96 kHz model at
+# 48 kHz) the extrapolation reaches a whole sample ahead and every model we tried went unstable.
+MIN_RATIO = 0.5
 MAX_RATIO = 64.0
 
 # Ratios this close to an integer are treated as that integer, so that 88200/44100 and

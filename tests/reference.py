@@ -42,11 +42,33 @@ def delayed_state(history, initial, method, ratio):
 
     if method == "naive":
         return s(1)
+    d = math.floor(ratio)
+    alpha = ratio - d
     if method == "linear":
-        d = math.floor(ratio)
-        alpha = ratio - d
+        if ratio < 1:  # SRC.md: ŝ_n = (1 − δ)·s_{n−1} + δ·s_{n−2}, δ = R − 1
+            delta = ratio - 1
+            return (1 - delta) * s(1) + delta * s(2)
         return (1.0 - alpha) * s(d) + alpha * s(d + 1)
+    if method == "cubic":
+        # SRC.md: 1 ≤ R < 2 (and R < 1): e = 1, δ = R − 1; R ≥ 2: e = d − 1, δ = α + 1.
+        e, delta = (1, ratio - 1) if ratio < 2 else (d - 1, alpha + 1)
+        return _polynomial_through(s, e, 3, delta)
+    if method == "lagrange5":
+        e, delta = (1, ratio - 1) if ratio < 3 else (d - 2, alpha + 2)
+        return _polynomial_through(s, e, 5, delta)
     raise ValueError(method)
+
+
+def _polynomial_through(s, e, order, delta):
+    """Evaluate, element-wise, the polynomial through (m, s_{n−e−m}), m = 0..order, at m = δ.
+
+    Independent of the engine's tap formula: numpy fits the interpolating polynomial itself.
+    """
+    points = np.arange(order + 1, dtype=np.float64)
+    values = np.stack([s(e + m) for m in range(order + 1)])  # (order + 1, state)
+    vandermonde = np.vander(points, order + 1)
+    coefficients = np.linalg.solve(vandermonde, values)
+    return (np.vander(np.array([delta]), order + 1) @ coefficients)[0]
 
 
 def cell(layer, x, state):

@@ -1,5 +1,6 @@
 """The command-line tools, run as a user runs them: real processes, real audio files."""
 
+import re
 import subprocess
 import sys
 
@@ -127,7 +128,7 @@ def test_process_with_controls(tmp_path, stereo_wav):
     (["process", "missing.wav", "o.wav", "--model", "{nam}"], "missing.wav: no such audio file"),
     (["process", "{wav}", "o.wav", "--model", "nope.json"], "nope.json: no such model file"),
     (["process", "{wav}", "o.wav", "--model", "{nam}", "--model-rate", "-5"], "positive number of Hz"),
-    (["process", "{wav}", "o.wav", "--model", "{nam}", "--model-rate", "96000"], "rates from 96000 Hz"),
+    (["process", "{wav}", "o.wav", "--model", "{nam}", "--model-rate", "192000"], "rates from 96000 Hz"),
     (["info", "{wav}"], "not a text file"),
     (["info", "{nam}", "--rate", "22050"], "R = 0.4594"),
 ])
@@ -145,8 +146,17 @@ def test_info_describes_the_model(shared_fixtures):
     result = run("info", str(shared_fixtures / "nam/lstm_1x3.nam"), "--rate", "96000")
     assert result.returncode == 0, result.stderr
     for text in ("format         nam", "LSTM(1→3) → Dense(3→1)", "parameters     70",
-                 "training rate  48000 Hz (stored in the file)", "R = 2 (integer: exact delay)"):
+                 "training rate  48000 Hz (stored in the file)", "R = 2 (integer: every method is the exact delay)"):
         assert text in result.stdout
+
+
+def test_info_reports_which_methods_are_stable_below_the_training_rate(shared_fixtures):
+    result = run("info", str(shared_fixtures / "nam/lstm_1x3.nam"), "--rate", "44100")
+    assert result.returncode == 0, result.stderr
+    assert "R = 0.91875 (below the training rate: the read extrapolates)" in result.stdout
+    for method in ("linear", "cubic", "lagrange5"):
+        assert re.search(rf"{method} +(stable|UNSTABLE), spectral radius \d\.\d{{4}}", result.stdout), result.stdout
+    assert re.search(r"naive +stable \(the model as trained\)", result.stdout)
 
 
 def test_info_says_where_an_assumed_rate_comes_from(shared_fixtures):

@@ -519,31 +519,31 @@ def test_processor_bad_sample_rate(guitarml_model, sample_rate, pattern):
     expect(excinfo, SampleRateError)
 
 
-def test_nam_model_at_44100_is_below_its_rate(tmp_path):
-    """R = 44100/48000 < 1: the message names both rates and the range that works."""
+def test_nam_model_at_half_its_rate_minus_one_hertz_is_too_low(tmp_path):
+    """R = 23999/48000 < 0.5: the message names both rates and the range that works."""
     path = write(tmp_path, nam_doc(), name="amp.nam")
     model = engine.load_model(path)
     with pytest.raises(SampleRateError, match=(
-        "^" + re.escape(str(path)) + r": cannot run a model trained at 48000 Hz at sample_rate 44100 Hz "
-        r"\(R = 0\.9187\); rates from 48000 Hz to 3072000 Hz work \(R from 1 to 64\)$"
+        "^" + re.escape(str(path)) + r": cannot run a model trained at 48000 Hz at sample_rate 23999 Hz "
+        r"\(R = 0\.5\); rates from 24000 Hz to 3072000 Hz work \(R from 0\.5 to 64\)$"
     )) as excinfo:
-        engine.Processor(model, sample_rate=44100)
+        engine.Processor(model, sample_rate=23999)
     expect(excinfo, SampleRateError)
 
 
-def test_real_nam_file_at_44100(shared_fixtures):
+def test_real_nam_file_at_22050(shared_fixtures):
     path = shared_fixtures / "nam/lstm_1x3.nam"
-    with pytest.raises(SampleRateError, match=r"lstm_1x3\.nam: cannot run a model trained at 48000 Hz at sample_rate 44100 Hz"
-                                              r".*rates from 48000 Hz to 3072000 Hz work") as excinfo:
-        engine.Processor(engine.load_model(path), sample_rate=44100)
+    with pytest.raises(SampleRateError, match=r"lstm_1x3\.nam: cannot run a model trained at 48000 Hz at sample_rate 22050 Hz"
+                                              r".*rates from 24000 Hz to 3072000 Hz work") as excinfo:
+        engine.Processor(engine.load_model(path), sample_rate=22050)
     expect(excinfo, SampleRateError)
 
 
 @pytest.mark.parametrize(
     "model_rate,run_rate,pattern",
     [
-        (48000, 48000 * 65, r"trained at 48000 Hz at sample_rate 3120000 Hz \(R = 65\); rates from 48000 Hz to 3072000 Hz"),
-        (1, 100, r"trained at 1 Hz at sample_rate 100 Hz \(R = 100\); rates from 1 Hz to 64 Hz work"),
+        (48000, 48000 * 65, r"trained at 48000 Hz at sample_rate 3120000 Hz \(R = 65\); rates from 24000 Hz to 3072000 Hz"),
+        (1, 100, r"trained at 1 Hz at sample_rate 100 Hz \(R = 100\); rates from 0\.5 Hz to 64 Hz work"),
         (1e-10, 1e300, r"trained at 1e-10 Hz at sample_rate 1e\+300 Hz \(R = inf\)"),
     ],
     ids=["R-65", "R-100", "R-overflows"],
@@ -559,8 +559,8 @@ def test_rate_ratio_too_large(tmp_path, model_rate, run_rate, pattern):
 def test_refused_prepare_leaves_the_processor_as_it_was(tmp_path):
     model = engine.load_model(write(tmp_path, nam_doc(), name="amp.nam"))
     processor = engine.Processor(model, sample_rate=96000, max_block_size=64)
-    with pytest.raises(SampleRateError, match="at sample_rate 44100 Hz") as excinfo:
-        processor.prepare(44100, max_block_size=128)
+    with pytest.raises(SampleRateError, match="at sample_rate 22050 Hz") as excinfo:
+        processor.prepare(22050, max_block_size=128)
     expect(excinfo, SampleRateError)
     assert (processor.sample_rate, processor.ratio, processor.max_block_size) == (96000.0, 2.0, 64)
     x = np.full(100, 0.1, np.float32)
@@ -571,14 +571,14 @@ def test_refused_prepare_leaves_the_processor_as_it_was(tmp_path):
 @pytest.mark.parametrize(
     "kwargs,pattern",
     [
-        ({"interpolation": "cubic"}, r"unknown interpolation 'cubic'; choose one of linear, naive$"),
-        ({"interpolation": None}, r"unknown interpolation None; choose one of linear, naive$"),
+        ({"interpolation": "sinc"}, r"unknown interpolation 'sinc'; choose one of linear, naive, cubic, lagrange5$"),
+        ({"interpolation": None}, r"unknown interpolation None; choose one of linear, naive, cubic, lagrange5$"),
         ({"max_block_size": 0}, r"max_block_size must be a whole number ≥ 1, got 0$"),
         ({"max_block_size": 64.0}, r"max_block_size must be a whole number ≥ 1, got 64\.0$"),
         ({"channels": 0}, r"channels must be a whole number ≥ 1, got 0$"),
         ({"channels": True}, r"channels must be a whole number ≥ 1, got True$"),
     ],
-    ids=["interpolation-cubic", "interpolation-none", "max_block_size-0", "max_block_size-float", "channels-0",
+    ids=["interpolation-sinc", "interpolation-none", "max_block_size-0", "max_block_size-float", "channels-0",
          "channels-bool"],
 )
 def test_processor_bad_argument(guitarml_model, kwargs, pattern):
