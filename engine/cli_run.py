@@ -4,7 +4,7 @@ import sys
 
 from . import cli
 
-COMMANDS = {"live": cli.live_main, "process": cli.process_main, "info": cli.info_main, "bench": cli.bench_main}
+COMMANDS = {"eval": cli.eval_main, "live": cli.live_main, "process": cli.process_main, "info": cli.info_main, "bench": cli.bench_main}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:

@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from .errors import DeviceError
+from .resample import resample  # noqa: F401  (re-exported: the live path plays clips at the server's rate)
 
 #: Frames per JACK cycle of the virtual interface. The engine still processes its own block size
 #: (PortAudio calls it period / block_size times per cycle); the period is how much the stand-in
@@ -324,20 +325,6 @@ def estimate_lag(recording, reference, max_lag):
         if score > best_score:
             best, best_score = lag, score
     return best
-
-
-def resample(signal, from_rate, to_rate):
-    """Band-limited (FFT) resampling of a clip, for playing it on a server at another rate."""
-    if from_rate == to_rate:
-        return np.asarray(signal, np.float32)
-    n_out = int(round(len(signal) * to_rate / from_rate))
-    spectrum = np.fft.rfft(signal)
-    bins = n_out // 2 + 1
-    if bins <= len(spectrum):
-        spectrum = spectrum[:bins]
-    else:
-        spectrum = np.concatenate([spectrum, np.zeros(bins - len(spectrum), spectrum.dtype)])
-    return (np.fft.irfft(spectrum, n_out) * (n_out / len(signal))).astype(np.float32)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,151 @@
+"""How close does the corrected model at each rate come to the model at its own rate? (SRC.md's protocol)
+
+Reference: the unmodified model at F_model on a guitar signal x. Candidate: the method at F_run
+on x resampled to F_run with a band-limited (FFT) resampler, its output resampled back to F_model.
+SNR = 10·log10(Σ y_ref² / Σ (y_ref − ŷ)²) over the whole signal.
+"""
+
+import csv
+import math
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .delay import INTERPOLATIONS
+from .errors import StabilityWarning
+from .processor import Processor
+from .resample import resample
+
+#: Silence around the signal while resampling, so the FFT's wrap-around stays out of it.
+PAD_SECONDS = 0.05
+
+
+@dataclass
+class Score:
+    """One (rate, method) result of the protocol."""
+
+    model: str
+    model_rate: float
+    rate: float
+    ratio: float
+    method: str
+    ran: str
+    snr_db: float
+
+
+def snr_db(reference, candidate):
+    """10·log10(Σ ref² / Σ (ref − candidate)²); +inf when they are identical."""
+    reference = np.asarray(reference, np.float64)
+    error = np.sum((reference - np.asarray(candidate, np.float64)) ** 2)
+    if error == 0:
+        return math.inf
+    return 10 * math.log10(np.sum(reference ** 2) / error)
+
+
+def reference_output(model, x, controls=None):
+    """The model at its own rate on x (x already at model.sample_rate)."""
+    processor = Processor(model, sample_rate=model.sample_rate)
+    if model.num_controls:
+        processor.set_controls(controls if controls is not None else [0.5] * model.num_controls)
+    return processor.process(np.ascontiguousarray(x, np.float32))
+
+
+def candidate_output(model, x, rate, method, controls=None, check_stability=True):
+    """``method`` at ``rate`` on x resampled there, resampled back to the model's rate.
+
+    Returns
+    -------
+    (numpy.ndarray, str)
+        The output at the model's rate, and the method that actually ran (a method predicted
+        unstable is replaced; see Processor).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StabilityWarning)  # reported through the method that ran
+        processor = Processor(model, sample_rate=rate, interpolation=method, check_stability=check_stability)
+    if model.num_controls:
+        processor.set_controls(controls if controls is not None else [0.5] * model.num_controls)
+    x_run = resample(x, model.sample_rate, rate, PAD_SECONDS)
+    y_run = processor.process(x_run)
+    y = resample(y_run, rate, model.sample_rate, PAD_SECONDS)
+    return y[:len(x)], processor.interpolation
+
+
+def evaluate(model, x, rates, methods=INTERPOLATIONS, controls=None, progress=None):
+    """Score every (rate, method) pair on x (at the model's rate).
+
+    Parameters
+    ----------
+    model : Model
+    x : numpy.ndarray
+        The test signal at ``model.sample_rate``.
+    rates : sequence of float
+        Run rates in Hz.
+    methods : sequence of str
+    controls : sequence of float, optional
+    progress : callable, optional
+        Called as ``progress(done, total)``.
+
+    Returns
+    -------
+    list of Score
+    """
+    y_ref = reference_output(model, x, controls)
+    scores = []
+    total = len(rates) * len(methods)
+    for rate in rates:
+        for method in methods:
+            y, ran = candidate_output(model, x, rate, method, controls)
+            scores.append(Score(model=model.name, model_rate=model.sample_rate, rate=float(rate),
+                                ratio=rate / model.sample_rate, method=method, ran=ran, snr_db=snr_db(y_ref, y)))
+            if progress is not None:
+                progress(len(scores), total)
+    return scores
+
+
+def format_table(scores):
+    """A text table: one row per rate, one column per method, SNR in dB (method that ran if replaced)."""
+    methods = list(dict.fromkeys(s.method for s in scores))
+    rates = list(dict.fromkeys(s.rate for s in scores))
+    lines = [f"{'rate (Hz)':>10} {'R':>7} " + " ".join(f"{m:>12}" for m in methods)]
+    for rate in rates:
+        row = {s.method: s for s in scores if s.rate == rate}
+        first = next(iter(row.values()))
+        cells = []
+        for m in methods:
+            s = row[m]
+            text = "exact" if math.isinf(s.snr_db) else f"{s.snr_db:.1f}"
+            if s.ran != s.method:
+                text += f"({s.ran[:3]})"
+            cells.append(f"{text:>12}")
+        lines.append(f"{rate:>10.0f} {first.ratio:>7.4f} " + " ".join(cells))
+    return "\n".join(lines)
+
+
+def write_csv(path, scores):
+    """Write the scores as CSV (one row per model, rate and method)."""
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(asdict(scores[0])))
+        writer.writeheader()
+        for score in scores:
+            writer.writerow(asdict(score))
+
+
+def behaviour(processor, x):
+    """How a processor behaves on a signal followed by silence: the observed side of the stability check.
+
+    Runs x, then as long again of silence. A stable recurrence comes to rest; an unstable one
+    goes non-finite, grows, or (an LSTM, whose h tanh bounds) keeps oscillating on its own.
+
+    Returns
+    -------
+    dict
+        ``finite``, ``peak`` (max |y|), ``tail_std`` (std of the last 10 % of the silence) and
+        ``ok`` (finite, peak < 100 and tail_std < 1e-3).
+    """
+    y = processor.process(np.concatenate([np.asarray(x, np.float32), np.zeros(len(x), np.float32)]))
+    finite = bool(np.all(np.isfinite(y)))
+    tail = y[-max(1, len(x) // 10):]
+    peak = float(np.max(np.abs(y))) if finite else math.inf
+    tail_std = float(np.std(tail)) if finite else math.inf
+    return {"finite": finite, "peak": peak, "tail_std": tail_std, "ok": finite and peak < 100 and tail_std < 1e-3}

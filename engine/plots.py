@@ -1,0 +1,111 @@
+"""PNG plots for the quality report (matplotlib: the optional ``eval`` extra)."""
+
+import numpy as np
+
+from .errors import EngineError
+from .evaluate import candidate_output, reference_output
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise EngineError("plots need matplotlib: pip install 'rnn-rate-engine[eval]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def sine_through_rates(model, path, frequency=100.0, amplitude=0.5, seconds=0.3, non_integer_ratio=None,
+                       corrected="linear"):
+    """The article's picture: a sine through the model at its own rate, at 2× and at a non-integer ratio.
+
+    Each panel overlays the model at its own rate, uncorrected (naive) and corrected, on one time
+    axis, over the last two periods of ``seconds`` of the sine (so the state has settled).
+
+    Parameters
+    ----------
+    model : Model
+    path : str
+        The PNG to write.
+    frequency, amplitude, seconds : float
+    non_integer_ratio : float, optional
+        Default: 96 kHz over the model's rate when that is not an integer, else 1.5.
+    corrected : str
+        The correction to show.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    plt = _pyplot()
+    rate = model.sample_rate
+    if non_integer_ratio is None:
+        non_integer_ratio = 96000 / rate if (96000 / rate) % 1 else 1.5
+    n = int(seconds * rate)
+    x = (amplitude * np.sin(2 * np.pi * frequency * np.arange(n) / rate)).astype(np.float32)
+    reference = reference_output(model, x)
+    window = int(2 * rate / frequency)
+    t_ref = np.arange(n - window, n) / rate * 1e3
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
+    for axis, ratio in zip(axes, (2.0, non_integer_ratio)):
+        run_rate = rate * ratio
+        m = int(seconds * run_rate)
+        x_run = (amplitude * np.sin(2 * np.pi * frequency * np.arange(m) / run_rate)).astype(np.float32)
+        t_run = np.arange(m) / run_rate * 1e3
+        keep = t_run >= t_ref[0]
+        axis.plot(t_ref, reference[-window:], color="black", lw=2.2, label=f"model at its own rate ({rate / 1e3:g} kHz)")
+        from .processor import Processor
+
+        for method, style in (("naive", dict(color="tab:red", ls="--")), (corrected, dict(color="tab:blue", ls=":"))):
+            y = Processor(model, sample_rate=run_rate, interpolation=method).process(x_run)
+            label = "uncorrected (naive)" if method == "naive" else f"corrected ({method})"
+            axis.plot(t_run[keep], y[keep], lw=1.6, label=f"{label} at {run_rate / 1e3:.4g} kHz", **style)
+        axis.set_title(f"R = {ratio:.4g}")
+        axis.set_xlabel("time (ms)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=8, loc="lower left")
+    axes[0].set_ylabel("output")
+    fig.suptitle(f"{model.name}: a {frequency:g} Hz sine at the model's rate and above it")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def error_spectra(model, x, rate, methods, path, controls=None, segment=4096):
+    """Spectrum of (reference − candidate) per method at one run rate, averaged over segments (dB).
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    plt = _pyplot()
+    reference = reference_output(model, x, controls).astype(np.float64)
+    window = np.hanning(segment)
+    frequencies = np.fft.rfftfreq(segment, 1 / model.sample_rate)
+
+    def spectrum(signal):
+        starts = range(0, len(signal) - segment + 1, segment // 2)
+        power = np.mean([np.abs(np.fft.rfft(window * signal[s:s + segment])) ** 2 for s in starts], axis=0)
+        return 10 * np.log10(power + 1e-30)
+
+    fig, axis = plt.subplots(figsize=(8, 4.2))
+    axis.plot(frequencies[1:], spectrum(reference)[1:], color="black", lw=1.5, label="reference output")
+    for method in methods:
+        y, ran = candidate_output(model, x, rate, method, controls)
+        label = method if ran == method else f"{method} (ran {ran})"
+        axis.plot(frequencies[1:], spectrum(reference - y)[1:], lw=1.1, label=f"error: {label}")
+    axis.set_xscale("log")
+    axis.set_xlabel("frequency (Hz)")
+    axis.set_ylabel("power (dB)")
+    axis.set_title(f"{model.name} at {rate:g} Hz (R = {rate / model.sample_rate:.4g}): error spectrum per method")
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,75 @@
+"""The quality report: the published protocol, its table, CSV and plots."""
+
+import csv
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+
+import engine
+from conftest import guitar_like_signal
+from engine.evaluate import candidate_output, evaluate, format_table, reference_output, snr_db
+from engine.resample import resample
+
+
+def test_resampler_round_trips_and_matches_scipy():
+    signal = pytest.importorskip("scipy.signal")
+    x = guitar_like_signal(20000, 44100).astype(np.float64)
+    for rate in (48000, 88200, 96000):
+        up = resample(x, 44100, rate)
+        np.testing.assert_allclose(up, signal.resample(x, len(up)), atol=2e-6)
+        np.testing.assert_allclose(resample(up, rate, 44100), x, atol=1e-5)  # less the Nyquist bin's lost half
+
+
+def test_snr_definition():
+    reference = np.array([1.0, -1.0, 1.0, -1.0])
+    assert snr_db(reference, reference) == math.inf
+    assert snr_db(reference, reference * 0.9) == pytest.approx(20.0)  # error 0.1 of the amplitude
+
+
+def test_at_the_models_own_rate_every_method_is_the_reference(shared_fixtures):
+    model = engine.load_model(shared_fixtures / "nam/lstm_1x3.nam")
+    x = 2 * guitar_like_signal(9600, 48000)
+    scores = evaluate(model, x, [48000], ["naive", "linear", "cubic", "lagrange5"])
+    assert all(s.snr_db == math.inf for s in scores)
+    assert "exact" in format_table(scores)
+
+
+def test_correction_beats_the_uncorrected_model_on_a_model_with_memory(shared_fixtures):
+    model = engine.load_model(shared_fixtures / "nam/lstm_1x3.nam")  # a pole at 0.993: a long memory
+    x = 2 * guitar_like_signal(19200, 48000)
+    reference = reference_output(model, x)
+    naive, _ = candidate_output(model, x, 96000, "naive")
+    linear, ran = candidate_output(model, x, 96000, "linear")
+    assert ran == "linear"
+    assert snr_db(reference, linear) > snr_db(reference, naive) + 20
+
+
+def test_engine_eval_writes_table_csv_and_plots(tmp_path, shared_fixtures):
+    pytest.importorskip("matplotlib")
+    clip = tmp_path / "clip.wav"
+    soundfile.write(clip, 2 * guitar_like_signal(22050, 44100), 44100)
+    result = subprocess.run([sys.executable, "-m", "engine.cli_run", "eval", str(shared_fixtures / "nam/lstm_1x3.nam"),
+                             "--input", str(clip), "--rates", "44100", "96000", "--methods", "naive", "linear", "cubic",
+                             "--csv", str(tmp_path / "q.csv"), "--plots", str(tmp_path / "plots")],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "rate (Hz)" in result.stdout and "96000" in result.stdout
+    with open(tmp_path / "q.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(float(r["rate"]), r["method"]) for r in rows] == [(r, m) for r in (44100.0, 96000.0)
+                                                              for m in ("naive", "linear", "cubic")]
+    below = [r for r in rows if float(r["rate"]) == 44100.0]
+    assert all(r["ran"] in ("naive", "linear", "cubic") for r in below)
+    for name in ("Test LSTM_sine.png", "Test LSTM_error_spectrum.png"):
+        assert (tmp_path / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_engine_eval_errors_are_one_line(tmp_path, shared_fixtures):
+    result = subprocess.run([sys.executable, "-m", "engine.cli_run", "eval", str(shared_fixtures / "nam/lstm_1x3.nam"),
+                             "--input", str(tmp_path / "missing.wav")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"engine-eval: error: {tmp_path / 'missing.wav'}: no such audio file; give a test signal with --input"
