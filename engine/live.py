@@ -23,6 +23,7 @@ from .quiet import quiet_stderr
 
 XRUN_FLAGS = ("input_underflow", "input_overflow", "output_underflow", "output_overflow")
 LOAD_HISTORY = 1 << 16
+POLL_SECONDS = 0.1  # how often the controlling thread wakes for keys, status and the watchdog
 
 _sounddevice = None
 
@@ -237,7 +238,33 @@ class LiveSession:
         gc.disable()
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(0.0005)  # hand the GIL to the audio thread quickly
+        self._raise_priority()
         self.stream.start()
+
+    def _raise_priority(self):
+        """Give this (controlling) thread a low real-time priority while audio runs, where permitted.
+
+        The callback needs the GIL; if this thread holds it when an ordinary process preempts it,
+        the audio thread waits for that process (priority inversion, measured as xruns on a busy
+        machine). At SCHED_FIFO 1 it is never preempted by ordinary processes, and it only sleeps
+        or does a few microseconds of work between sleeps.
+        """
+        self._saved_scheduling = None
+        try:
+            saved = (os.sched_getscheduler(0), os.sched_getparam(0))
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+            self._saved_scheduling = saved
+        except (AttributeError, OSError):  # not Linux, or not permitted: run as before
+            pass
+
+    def _restore_priority(self):
+        if getattr(self, "_saved_scheduling", None) is not None:
+            policy, param = self._saved_scheduling
+            try:
+                os.sched_setscheduler(0, policy, param)
+            except OSError:
+                pass
+            self._saved_scheduling = None
 
     def stop(self, timeout=2.0):
         """Stop and close the stream; give up after ``timeout`` s if the device hangs.
@@ -250,6 +277,7 @@ class LiveSession:
         if self.stream is None:
             return True
         stream, self.stream = self.stream, None
+        self._restore_priority()
         if getattr(self, "_gc_was_enabled", False):
             gc.enable()
         gc.unfreeze()
@@ -348,7 +376,7 @@ class LiveSession:
                 now = time.monotonic()
                 if deadline is not None and now >= deadline or stop_event is not None and stop_event.is_set():
                     break
-                key = keys.read(0.05) if keys is not None else time.sleep(0.05)
+                key = keys.read(POLL_SECONDS) if keys is not None else time.sleep(POLL_SECONDS)
                 if key == "q":
                     break
                 if key == "b":
