@@ -251,8 +251,10 @@ def main(argv=None):
         now = time.time()
         elapsed = now - train_started
         per_epoch = elapsed / epoch
-        remaining = min(args.epochs - epoch, args.patience - (epoch - best["epoch"]))
-        eta = per_epoch * max(remaining, 0)
+        # Upper bound: the remaining epochs (or the time budget); early stopping can only end sooner.
+        eta = per_epoch * (args.epochs - epoch)
+        if args.max_minutes is not None:
+            eta = min(eta, max(args.max_minutes * 60 - (now - started), 0.0))
         lr = trainer.optimiser.param_groups[0]["lr"]
         history.append({"epoch": epoch, "loss": loss, "val_esr": val_esr, "lr": lr, "seconds": now - epoch_started})
         print(f"epoch {epoch:4d}/{args.epochs}  loss {loss:.5f}  val ESR {val_esr:.5f}{' *' if improved else '  '} "
