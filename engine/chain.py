@@ -112,6 +112,7 @@ class LiveChain:
         self._fading = False
         self.bypassed = False
         self._request = None
+        self.changes = 0  # model switches and bypass toggles applied since reset
         self._mix[:] = 0
         self._mix[kernels.MIX_GAIN_A] = self._mix[kernels.MIX_TARGET_A] = 1
         self._mix[kernels.MIX_STEP] = 1 / self.crossfade_samples
@@ -138,6 +139,7 @@ class LiveChain:
         if self._fading:  # one change at a time: keep it until the crossfade ends
             self._request = request
             return
+        self.changes += 1
         if kind == "select" and value != self.current:
             self._slot_b = self.processors[value].kernel_slot()
             self.incoming = value

@@ -620,6 +620,14 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
     server.remove_log()
     if code != 0 or recording is None:
         return result
+    if session.chain.changes:
+        # Keys switched models or bypass mid-run: an offline run cannot know when, so no comparison.
+        out = recording[lead_in:lead_in + len(clip)]
+        soundfile.write(record_path, out, rate, subtype="FLOAT")
+        result.update(record_path=record_path, frames=len(out))
+        say(f"wrote {record_path}: {len(out) / rate:.2f} s at {rate} Hz (not trimmed or compared with offline "
+            f"processing: models or bypass changed during the run); server xruns: {result['server_xruns']}")
+        return result
     # The same chain (same models, gains, limiter) rendered offline over the very same input: the
     # live recording must equal it, shifted by the JACK graph's fixed latency. Only the clip is
     # compared: the lead-in lets both states settle to the same silence.

@@ -55,7 +55,7 @@ def sine_through_rates(model, path, frequency=100.0, amplitude=0.5, seconds=0.3,
         m = int(seconds * run_rate)
         x_run = (amplitude * np.sin(2 * np.pi * frequency * np.arange(m) / run_rate)).astype(np.float32)
         t_run = np.arange(m) / run_rate * 1e3
-        keep = t_run >= t_ref[0]
+        keep = (t_run >= t_ref[0]) & (t_run <= t_ref[-1])
         axis.plot(t_ref, reference[-window:], color="black", lw=2.2, label=f"model at its own rate ({rate / 1e3:g} kHz)")
         from .processor import Processor
 
@@ -66,7 +66,7 @@ def sine_through_rates(model, path, frequency=100.0, amplitude=0.5, seconds=0.3,
         axis.set_title(f"R = {ratio:.4g}")
         axis.set_xlabel("time (ms)")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=8, loc="lower left")
+        axis.legend(fontsize=8, loc="center right", framealpha=0.9)
     axes[0].set_ylabel("output")
     fig.suptitle(f"{model.name}: a {frequency:g} Hz sine at the model's rate and above it")
     fig.tight_layout()
