@@ -169,6 +169,7 @@ def _refuse_unknown(mapping, allowed, where, source):
 
 
 def _model_entry(value, key, source, base):
+    """One entry of ``models``: a path, or a mapping {path, model_rate, controls}."""
     if isinstance(value, str):
         return ModelEntry(path=_path(value, key, source, base))
     if not isinstance(value, dict):
@@ -176,11 +177,17 @@ def _model_entry(value, key, source, base):
     _refuse_unknown(value, MODEL_KEYS, f"in {key}: ", source)
     if "path" not in value:
         _fail(source, key, "needs a path")
-    rate = value.get("model_rate")
+    return _checked_entry(value["path"], value.get("model_rate"), value.get("controls", []),
+                          (f"{key}.path", f"{key}.model_rate", f"{key}.controls"), source, base)
+
+
+def _checked_entry(path, rate, controls, keys, source, base):
+    """A ModelEntry from its three values, each checked under its key path in ``keys``."""
+    path_key, rate_key, controls_key = keys
     return ModelEntry(
-        path=_path(value["path"], f"{key}.path", source, base),
-        model_rate=None if rate is None else _number(rate, f"{key}.model_rate", source, *SAMPLE_RATE_RANGE, "Hz"),
-        controls=_controls(value.get("controls", []), f"{key}.controls", source),
+        path=_path(path, path_key, source, base),
+        model_rate=None if rate is None else _number(rate, rate_key, source, *SAMPLE_RATE_RANGE, "Hz"),
+        controls=_controls(controls, controls_key, source),
     )
 
 
@@ -211,12 +218,8 @@ def parse_config(document, source="<config>", base_directory="."):
     _refuse_unknown(document, TOP_LEVEL_KEYS, "", source)
     if "model" not in document:
         raise ConfigError(f"{source}: needs a model key (the path of the model file, relative to this file)")
-    rate = document.get("model_rate")
-    entries = [ModelEntry(
-        path=_path(document["model"], "model", source, base_directory),
-        model_rate=None if rate is None else _number(rate, "model_rate", source, *SAMPLE_RATE_RANGE, "Hz"),
-        controls=_controls(document.get("controls", []), "controls", source),
-    )]
+    entries = [_checked_entry(document["model"], document.get("model_rate"), document.get("controls", []),
+                              ("model", "model_rate", "controls"), source, base_directory)]
     extra = document.get("models", [])
     if not isinstance(extra, list):
         _fail(source, "models", f"must be a list of model paths or mappings, got {extra!r}")
