@@ -169,6 +169,8 @@ def info_main(argv=None):
         for method in INTERPOLATIONS:
             if method == "naive":
                 lines.append((f"  {method}", "stable (the model as trained)"))
+            elif method == "allpass" and ratio < 1:
+                lines.append((f"  {method}", "no form below the training rate (the best stable method runs instead)"))
             elif not needs_stability_check(method, ratio):
                 lines.append((f"  {method}", "stable (exact delay or centred window: no check needed)"))
             else:

@@ -11,6 +11,11 @@ in the window s_{n−e}, …, s_{n−e−N}, with k_m = Π_{j≠m} (δ − j)/(m
   "1 ≤ R < 2: e = 1, δ = R − 1; R ≥ 2: e = d − 1, δ = α + 1";
 - below the training rate (R < 1) δ = R − 1 is negative and the same taps extrapolate;
 - at integer R, δ is an integer and the taps are exactly one 1 and zeros: the exact delay.
+
+The first-order Thiran allpass (SRC.md) is recursive: v_n = a·(s_{n−d} − v_{n−1}) + s_{n−d−1},
+a = (1 − α)/(1 + α), i.e. taps [a, 1] at offset d plus feedback −a on the previous read; at
+integer R it is the exact delay. It needs s_{n−d} with d ≥ 1, so it has no form below the
+training rate.
 """
 
 import math
@@ -22,7 +27,7 @@ from .errors import ArgumentError
 #: Interpolation methods, the default first. Each name is its order of Lagrange interpolation
 #: except naive (no correction: ŝ_n = s_{n−1}).
 LAGRANGE_ORDERS = {"linear": 1, "cubic": 3, "lagrange5": 5}
-INTERPOLATIONS = ("linear", "naive", "cubic", "lagrange5")
+INTERPOLATIONS = ("linear", "naive", "cubic", "lagrange5", "allpass")
 DEFAULT_INTERPOLATION = "linear"
 
 
@@ -52,6 +57,32 @@ def lagrange_weights(order, delta):
     return weights
 
 
+def read_filter(method, ratio):
+    """The state read for ``method`` at R = ``ratio``: ŝ_n = Σ_m taps[m]·s_{n−offset−m} + feedback·ŝ_{n−1}.
+
+    Returns
+    -------
+    (int, numpy.ndarray, float)
+        Offset, float32 taps and the recursive coefficient (0 for every FIR method).
+
+    Raises
+    ------
+    ArgumentError
+        If the method is unknown, or is the allpass below the training rate.
+    """
+    if method != "allpass":
+        offset, taps = read_taps(method, ratio)
+        return offset, taps, 0.0
+    whole = math.floor(ratio)
+    fraction = ratio - whole
+    if whole < 1:
+        raise ArgumentError(f"allpass has no form below the training rate (R = {ratio:.4g} < 1)")
+    if fraction == 0.0:
+        return whole, np.ones(1, np.float32), 0.0
+    a = (1.0 - fraction) / (1.0 + fraction)
+    return whole, np.array([a, 1.0], np.float32), -a
+
+
 def read_taps(method, ratio):
     """The taps of the state read for ``method`` at rate ratio R = ``ratio``.
 
@@ -76,6 +107,8 @@ def read_taps(method, ratio):
     check_interpolation(method)
     if method == "naive":
         return 1, np.ones(1, np.float32)
+    if method == "allpass":
+        raise ArgumentError("allpass is recursive: use read_filter")
     order = LAGRANGE_ORDERS[method]
     half = (order - 1) // 2
     whole = math.floor(ratio)
@@ -99,6 +132,10 @@ def needs_stability_check(method, ratio):
     """
     if method == "naive":
         return False
+    if method == "allpass":
+        # It has no form below R = 1; above, its own pole (−a) can ring with the network's
+        # dynamics, and its companion stays small while d is (R < 4).
+        return ratio < 4 and ratio != math.floor(ratio)
     offset, taps = read_taps(method, ratio)
     if len(taps) == 1:
         return False

@@ -58,10 +58,12 @@ def sigmoid(x):
 
 
 @njit(**JIT)
-def read_state(hist, ch, pos, mask, offset, size, tap_offset, taps, shat):
-    """ŝ = Σ_m taps[m] · s_{n − tap_offset − m} (SRC.md), for one layer's ``size`` state floats.
+def read_state(hist, ch, pos, mask, offset, size, tap_offset, taps, feedback, memory, shat):
+    """ŝ_n = Σ_m taps[m] · s_{n − tap_offset − m} + feedback · ŝ_{n−1} (SRC.md), for one layer's ``size`` floats.
 
-    Slot ``pos`` is being written for sample n, so slot (pos − k) & mask holds s_{n−k}.
+    Slot ``pos`` is being written for sample n, so slot (pos − k) & mask holds s_{n−k}. The
+    recursive term serves the first-order Thiran allpass, v_n = a·(s_{n−d} − v_{n−1}) + s_{n−d−1}
+    (taps [a, 1] at d, feedback −a); ŝ_{n−1} is kept in ``memory``. FIR methods pass feedback 0.
     """
     slot = (pos - tap_offset) & mask
     t = taps[0]
@@ -72,6 +74,11 @@ def read_state(hist, ch, pos, mask, offset, size, tap_offset, taps, shat):
         t = taps[m]
         for k in range(size):
             shat[k] += t * hist[ch, slot, offset + k]
+    if feedback != ZERO:
+        for k in range(size):
+            v = shat[k] + feedback * memory[ch, offset + k]
+            shat[k] = v
+            memory[ch, offset + k] = v
 
 
 @njit(**JIT)
@@ -97,7 +104,7 @@ def accumulate_transposed(params, kernel, n_in, n_out, row_stride, x, acc):
 
 
 @njit(**JIT)
-def lstm_step(params, row, x, out, gates, shat, hist, ch, pos, mask, tap_offset, taps):
+def lstm_step(params, row, x, out, gates, shat, hist, ch, pos, mask, tap_offset, taps, feedback, memory):
     """One LSTM step with the fed-back state read through the delay (PyTorch's equations).
 
     i, f, g, o = σ(W_i x + b_i + U_i ĥ), σ(…f…), tanh(…g…), σ(…o…)   (b = b_ih + b_hh)
@@ -107,7 +114,7 @@ def lstm_step(params, row, x, out, gates, shat, hist, ch, pos, mask, tap_offset,
     hidden = row[M_OUT]
     rows = 4 * hidden
     state = row[M_STATE]
-    read_state(hist, ch, pos, mask, state, 2 * hidden, tap_offset, taps, shat)
+    read_state(hist, ch, pos, mask, state, 2 * hidden, tap_offset, taps, feedback, memory, shat)
     bias = row[M_BIAS]
     for j in range(rows):
         gates[j] = params[bias + j] + params[bias + rows + j]
@@ -126,7 +133,8 @@ def lstm_step(params, row, x, out, gates, shat, hist, ch, pos, mask, tap_offset,
 
 
 @njit(**JIT)
-def gru_step(params, row, x, out, gates_in, gates_rec, shat, hist, ch, pos, mask, tap_offset, taps):
+def gru_step(params, row, x, out, gates_in, gates_rec, shat, hist, ch, pos, mask, tap_offset, taps, feedback,
+             memory):
     """One GRU step with the fed-back state read through the delay.
 
     reset_after (PyTorch, Keras reset_after=True), gate rows [r, z, n]:
@@ -138,7 +146,7 @@ def gru_step(params, row, x, out, gates_in, gates_rec, shat, hist, ch, pos, mask
     hidden = row[M_OUT]
     rows = 3 * hidden
     state = row[M_STATE]
-    read_state(hist, ch, pos, mask, state, hidden, tap_offset, taps, shat)
+    read_state(hist, ch, pos, mask, state, hidden, tap_offset, taps, feedback, memory, shat)
     bias = row[M_BIAS]
     affine_transposed(params, row[M_KERNEL], bias, n_in, rows, x, gates_in)
     recurrent = row[M_RECURRENT]
@@ -204,20 +212,20 @@ def activate(code, x, out, size):
 
 @njit(**JIT)
 def process_block(x, y, meta, params, hist, pos, act, gates, shat,
-                  tap_offset, taps, ctrl_from, ctrl_to, ramp_done, ramp_length,
+                  tap_offset, taps, feedback, memory, ctrl_from, ctrl_to, ramp_done, ramp_length,
                   input_gain, output_gain, skip):
     """Run the network over one block of every channel: one call per block from Python.
 
     Parameters as :func:`process_channel`, without ``ch``.
     """
     for ch in range(x.shape[1]):
-        process_channel(x, y, ch, meta, params, hist, pos, act, gates, shat, tap_offset, taps,
+        process_channel(x, y, ch, meta, params, hist, pos, act, gates, shat, tap_offset, taps, feedback, memory,
                         ctrl_from, ctrl_to, ramp_done, ramp_length, input_gain, output_gain, skip)
 
 
 @njit(**JIT)
 def process_channel(x, y, ch, meta, params, hist, pos, act, gates, shat,
-                    tap_offset, taps, ctrl_from, ctrl_to, ramp_done, ramp_length,
+                    tap_offset, taps, feedback, memory, ctrl_from, ctrl_to, ramp_done, ramp_length,
                     input_gain, output_gain, skip):
     """Run the network over one block of one channel.
 
@@ -228,7 +236,8 @@ def process_channel(x, y, ch, meta, params, hist, pos, act, gates, shat,
     pos : int64 (channels,) — the slot sample n writes; advanced per sample.
     act : float32 (channels, 2, width) — ping-pong layer activations.
     gates : float32 (channels, 2, 4·H_max); shat : float32 (channels, 2·H_max).
-    tap_offset, taps : the state read ŝ_n = Σ_m taps[m] s_{n−tap_offset−m}.
+    tap_offset, taps, feedback : the state read ŝ_n = Σ_m taps[m] s_{n−tap_offset−m} + feedback·ŝ_{n−1}.
+    memory : float32 (channels, state floats) — ŝ_{n−1} per layer, for the recursive (allpass) read.
     ctrl_from, ctrl_to : float32 (controls,) — the knob ramp of this process() call:
         control k at the call's sample j is from + (to − from)·(j + 1)/ramp_length;
         this block starts at j = ramp_done.
@@ -252,10 +261,11 @@ def process_channel(x, y, ch, meta, params, hist, pos, act, gates, shat,
             src = act[ch, cur]
             dst = act[ch, 1 - cur]
             if kind == KIND_LSTM:
-                lstm_step(params, row, src, dst, gates[ch, 0], shat[ch], hist, ch, p, mask, tap_offset, taps)
+                lstm_step(params, row, src, dst, gates[ch, 0], shat[ch], hist, ch, p, mask, tap_offset, taps,
+                          feedback, memory)
             elif kind == KIND_GRU:
                 gru_step(params, row, src, dst, gates[ch, 0], gates[ch, 1], shat[ch], hist, ch, p, mask,
-                         tap_offset, taps)
+                         tap_offset, taps, feedback, memory)
             elif kind == KIND_DENSE:
                 affine_transposed(params, row[M_KERNEL], row[M_BIAS], row[M_IN], row[M_OUT], src, gates[ch, 0])
                 activate(row[M_ACT], gates[ch, 0], dst, row[M_OUT])
@@ -294,23 +304,31 @@ LEVEL_INPUT_PEAK = 0
 LEVEL_OUTPUT_PEAK = 1
 
 
+# A model slot (Processor.kernel_slot): (meta, params, hist, pos, act, gates, shat, tap_offset, taps,
+# feedback, memory, ctrl_from, ctrl_to, input_gain, output_gain, skip, initial_state).
+SLOT_HIST, SLOT_POS, SLOT_MEMORY, SLOT_INITIAL = 2, 3, 10, 16
+
+
 @njit(**JIT)
 def reset_slot(slot):
-    """Return a model slot (see Processor.kernel_slot) to its initial state, in place."""
-    hist = slot[2]
-    initial = slot[14]
+    """Return a model slot to its initial state, in place."""
+    hist = slot[SLOT_HIST]
+    memory = slot[SLOT_MEMORY]
+    initial = slot[SLOT_INITIAL]
     for ch in range(hist.shape[0]):
         for s in range(hist.shape[1]):
             for k in range(initial.shape[0]):
                 hist[ch, s, k] = initial[k]
-    slot[3][:] = 0
+        for k in range(initial.shape[0]):
+            memory[ch, k] = initial[k]
+    slot[SLOT_POS][:] = 0
 
 
 @njit(**JIT)
 def run_slot(slot, x, y):
     """process_block over one model slot with its controls held (no ramp)."""
     process_block(x, y, slot[0], slot[1], slot[2], slot[3], slot[4], slot[5], slot[6], slot[7], slot[8],
-                  slot[9], slot[10], 0, 1, slot[11], slot[12], slot[13])
+                  slot[9], slot[10], slot[11], slot[12], 0, 1, slot[13], slot[14], slot[15])
 
 
 @njit(**JIT)

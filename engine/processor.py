@@ -13,7 +13,7 @@ import numpy as np
 
 from . import kernels
 from .delay import (DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots,
-                    needs_stability_check, read_taps)
+                    needs_stability_check, read_filter)
 from .errors import ArgumentError, AudioInputError, ControlError, StabilityWarning
 from .model import Model
 from .packing import pack
@@ -97,7 +97,8 @@ class Processor:
         if max_block_size is not None:
             self.max_block_size = max_block_size
         self.interpolation = self._stable_interpolation()
-        self._tap_offset, self._taps = read_taps(self.interpolation, self.ratio)
+        self._tap_offset, self._taps, feedback = read_filter(self.interpolation, self.ratio)
+        self._feedback = np.float32(feedback)
         net = self._network
         slots = history_slots(self._tap_offset, self._taps)
         c = self.channels
@@ -106,6 +107,7 @@ class Processor:
         self._act = np.zeros((c, 2, net.width), np.float32)
         self._gates = np.zeros((c, 2, net.gates_width), np.float32)
         self._shat = np.zeros((c, net.max_state), np.float32)
+        self._memory = np.zeros((c, net.state_size), np.float32)
         # Compile (or load from numba's cache) with the exact argument types process() passes.
         self._run(np.zeros((1, c), np.float32), np.zeros((1, c), np.float32), 0, 1)
         self.reset()
@@ -126,10 +128,13 @@ class Processor:
         chosen, radii = stable_choice(linearisation, self.requested_interpolation, self.ratio)
         self.stability = {"spectral_radius": radii, "fixed_point_converged": linearisation.converged}
         if chosen != self.requested_interpolation:
-            warnings.warn(
-                f"{self.model.name}: {self.requested_interpolation} is predicted unstable at {self.sample_rate:g} Hz "
-                f"(R = {self.ratio:.4g}, spectral radius {radii[self.requested_interpolation]:.4f}); "
-                f"running {chosen} instead", StabilityWarning, stacklevel=4)
+            requested = self.requested_interpolation
+            why = ("has no form below the training rate" if requested == "allpass" and self.ratio < 1 else
+                   f"is predicted unstable at {self.sample_rate:g} Hz")
+            radius = radii[requested]
+            warnings.warn(f"{self.model.name}: {requested} {why} (R = {self.ratio:.4g}"
+                          + ("" if radius != radius else f", spectral radius {radius:.4f}")
+                          + f"); running {chosen} instead", StabilityWarning, stacklevel=4)
         return chosen
 
     def reset(self):
@@ -138,6 +143,7 @@ class Processor:
         Allocates nothing.
         """
         self._hist[:] = self._network.initial_state
+        self._memory[:] = self._network.initial_state  # ŝ_{−1}: the read of a history at rest
         self._pos[:] = 0
         self._ctrl_from[:] = self._ctrl_to
         self._fresh = True
@@ -235,20 +241,20 @@ class Processor:
         """The arguments of kernels.process_block for one block (x, y: C-contiguous (n, channels))."""
         net = self._network
         return (x, y, net.meta, net.params, self._hist, self._pos, self._act, self._gates, self._shat,
-                self._tap_offset, self._taps, self._ctrl_from, self._ctrl_to, ramp_done, ramp_length,
-                self._input_gain, self._output_gain, self._skip)
+                self._tap_offset, self._taps, self._feedback, self._memory, self._ctrl_from, self._ctrl_to,
+                ramp_done, ramp_length, self._input_gain, self._output_gain, self._skip)
 
     def kernel_slot(self):
         """This processor's model as one tuple for the live kernel (kernels.live_block).
 
-        (meta, params, hist, pos, act, gates, shat, tap_offset, taps, ctrl_from, ctrl_to,
-        input_gain, output_gain, skip, initial_state): the arrays are the processor's own, so
+        (meta, params, hist, pos, act, gates, shat, tap_offset, taps, feedback, memory, ctrl_from,
+        ctrl_to, input_gain, output_gain, skip, initial_state): the arrays are the processor's own, so
         the kernel advances this processor's state. Controls are held (no ramp) in live use.
         """
         net = self._network
         self._ctrl_from[:] = self._ctrl_to
         return (net.meta, net.params, self._hist, self._pos, self._act, self._gates, self._shat,
-                self._tap_offset, self._taps, self._ctrl_from, self._ctrl_to,
+                self._tap_offset, self._taps, self._feedback, self._memory, self._ctrl_from, self._ctrl_to,
                 self._input_gain, self._output_gain, self._skip, net.initial_state)
 
     def _as_frames(self, x, name):

@@ -59,6 +59,24 @@ def delayed_state(history, initial, method, ratio):
     raise ValueError(method)
 
 
+def allpass_read(history, initial, memory, key, ratio):
+    """SRC.md's first-order Thiran read: v_n = a·(s_{n−d} − v_{n−1}) + s_{n−d−1}, a = (1 − α)/(1 + α);
+    integer R: the exact delay s_{n−R}."""
+    d = math.floor(ratio)
+    alpha = ratio - d
+
+    def s(k):
+        index = len(history) - k
+        return history[index] if index >= 0 else initial
+
+    if alpha == 0:
+        return s(d)
+    a = (1 - alpha) / (1 + alpha)
+    v = a * (s(d) - memory[key]) + s(d + 1)
+    memory[key] = v
+    return v
+
+
 def _polynomial_through(s, e, order, delta):
     """Evaluate, element-wise, the polynomial through (m, s_{n−e−m}), m = 0..order, at m = δ.
 
@@ -116,6 +134,7 @@ def run(model, audio, sample_rate=None, method="linear", controls=None):
     initial = {id(layer): np.concatenate([layer.initial_hidden, layer.initial_cell]).astype(np.float64)
                if layer.cell == "lstm" else layer.initial_hidden.astype(np.float64) for layer in recurrent}
     histories = {id(layer): [] for layer in recurrent}
+    allpass_memory = {key: value.copy() for key, value in initial.items()}  # v_{n−1}, at rest
     y = np.empty(n)
     for t in range(n):
         a = audio[t] * in_gain
@@ -123,7 +142,10 @@ def run(model, audio, sample_rate=None, method="linear", controls=None):
         for layer in model.layers:
             if isinstance(layer, RecurrentLayer):
                 key = id(layer)
-                shat = delayed_state(histories[key], initial[key], method, ratio)
+                if method == "allpass":
+                    shat = allpass_read(histories[key], initial[key], allpass_memory, key, ratio)
+                else:
+                    shat = delayed_state(histories[key], initial[key], method, ratio)
                 v, fresh = cell(layer, v, shat)
                 histories[key].append(fresh)
             elif isinstance(layer, DenseLayer):

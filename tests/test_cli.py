@@ -157,6 +157,7 @@ def test_info_reports_which_methods_are_stable_below_the_training_rate(shared_fi
     for method in ("linear", "cubic", "lagrange5"):
         assert re.search(rf"{method} +(stable|UNSTABLE), spectral radius \d\.\d{{4}}", result.stdout), result.stdout
     assert re.search(r"naive +stable \(the model as trained\)", result.stdout)
+    assert re.search(r"allpass +no form below the training rate", result.stdout)
 
 
 def test_info_says_where_an_assumed_rate_comes_from(shared_fixtures):
