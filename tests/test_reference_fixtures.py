@@ -10,7 +10,7 @@ from reference import run as reference_run
 # (model file, reference stem, tolerance, expected format, expected description)
 REFERENCE_CASES = [
     ("rtneural/lstm_1d.json", "lstm_1d", 1e-6, "keras", "LSTM(1→8) → Dense(8→1)"),
-    ("rtneural/gru_1d.json", "gru_1d", 5e-6, "keras", "GRU(1→8) → Dense(8→8, sigmoid) → Dense(8→1)"),
+    ("rtneural/gru_1d.json", "gru_1d", 1e-6, "keras", "GRU(1→8) → Dense(8→8, sigmoid) → Dense(8→1)"),
     ("rtneural/lstm_torch.json", "lstm_torch", 1e-6, "torch-state-dict",
      "LSTM(1→8) → LSTM(8→8) → LSTM(8→8) → LSTM(8→8) → Dense(8→1)"),
     ("rtneural/gru_torch.json", "gru_torch", 1e-6, "torch-state-dict",

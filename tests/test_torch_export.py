@@ -22,7 +22,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "torch"
 TOOLS = Path(__file__).resolve().parent.parent / "tools"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))
 AUDIO = np.load(FIXTURES / MANIFEST["input"])
-TOLERANCE = 1e-5
+TOLERANCE = 1e-6
 
 # Which formats can hold which model (FORMATS.md): state-dict files have no skip flag; NAM's LSTM
 # takes audio only and has no skip.
