@@ -1,6 +1,9 @@
-"""Per-sample cost of the LSTM and GRU kernels at hidden 16/32/40/64 (see engine/bench.py).
+"""Speed of the kernels, beside PyTorch (see engine/bench.py; the same as ``engine-bench``).
 
-Usage: python benchmarks/run_bench.py [engine-bench options]; writes benchmarks/results/latest.json.
+Usage: python benchmarks/run_bench.py [--full] [engine-bench options]
+Writes benchmarks/results/latest.json (or --json PATH). The default set takes a few minutes;
+--full times every hidden size (8 to 64), one and two layers, every interpolation method and
+block sizes 32 to 4096.
 """
 
 import os

@@ -1,33 +1,64 @@
-"""Microbenchmark of the per-sample cost of the kernels (``engine-bench``, benchmarks/run_bench.py).
+"""Benchmarks of the kernels (``engine-bench``, ``python benchmarks/run_bench.py``).
 
-Each case builds a random single-layer model (LSTM or GRU of a given hidden size, dense head),
-prepares a Processor, warms it up, then times ``process(x, out=y)`` over blocks of audio and
-reports the median over repeats in ns per sample and as × real-time at 48 kHz.
+Every timed case builds a model with random PyTorch-like weights (trained rate 44.1 kHz, dense
+head), prepares a Processor at the case's run rate, warms it up, then times ``process(x, out=y)``
+over the audio in blocks of the case's size. A run processes a fixed number of samples; the
+figure is the median over repeated runs of the processing thread's CPU time per sample (its wall
+time is in the JSON too: on a shared machine the thread's CPU time is the steadier measure of
+what the processing costs). "x real-time" is how many times faster than 48 kHz audio arrives.
+
+When PyTorch is installed the same network runs side by side in ``torch.nn.LSTM``/``GRU`` +
+``Linear``, one thread, the same blocks with the state carried between them, runs interleaved
+with the engine's so both see the same machine; the ratio is the headline figure. (PyTorch has no
+rate correction: it runs the same network uncorrected, which costs it nothing extra.)
+
+Sections: ``headline`` (engine vs PyTorch at R = 48/44.1, linear, block 128, every size),
+``ratios`` (R = 1 … 8 for each interpolation method), ``blocks`` (32 … 4096 samples per call),
+``threads`` (two channels on one and two threads, wall time), ``startup`` (compile time with an
+empty numba cache, load time with a warm one, peak memory, in fresh processes). The quick set
+(default) times fewer sizes, methods and block sizes: QUICK and FULL below.
 """
 
 import json
+import os
 import platform
+import resource
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import numpy as np
 
+from .delay import INTERPOLATIONS
 from .formats.common import make_recurrent_layer
 from .model import DenseLayer, Model, validate_model
 from .processor import Processor
 
 MODEL_SAMPLE_RATE = 44100.0
+#: The run rates, by name (R = rate / 44.1 kHz).
+RATIOS = {"1": 1.0, "48/44.1": 48000.0 / 44100.0, "2": 2.0, "96/44.1": 96000.0 / 44100.0, "8": 8.0}
+HEADLINE_RATIO = "48/44.1"
+HEADLINE_BLOCK = 128
+QUICK = {"hidden": (16, 40, 64), "layers": (1,), "methods": ("naive", "linear"), "ratio_hidden": (40,),
+         "blocks": (32, 128, 512, 4096), "block_hidden": (40,)}
+FULL = {"hidden": (8, 16, 32, 40, 64), "layers": (1, 2), "methods": INTERPOLATIONS, "ratio_hidden": (8, 40, 64),
+        "blocks": (32, 64, 128, 256, 512, 1024, 2048, 4096), "block_hidden": (8, 40, 64)}
+SECTIONS = ("headline", "ratios", "blocks", "threads", "startup")
 
 
 def random_model(cell, hidden_size, layers=1, seed=0):
-    """A validated single-input model with PyTorch-like random weights, for timing."""
+    """A validated single-input model with PyTorch-like random weights U(−1/√H, 1/√H), for timing."""
     rng = np.random.default_rng(seed)
     gates = 4 if cell == "lstm" else 3
     bound = 1.0 / np.sqrt(hidden_size)
+
+    def u(*shape):
+        return rng.uniform(-bound, bound, shape).astype(np.float32)
+
     stack, width = [], 1
     for _ in range(layers):
-        def u(*shape):
-            return rng.uniform(-bound, bound, shape).astype(np.float32)
         stack.append(make_recurrent_layer(cell, width, hidden_size, u(gates * hidden_size, width),
                                           u(gates * hidden_size, hidden_size), u(gates * hidden_size),
                                           u(gates * hidden_size)))
@@ -38,84 +69,356 @@ def random_model(cell, hidden_size, layers=1, seed=0):
                                 path=f"<{cell}-{hidden_size}x{layers}>"))
 
 
-def time_case(cell, hidden_size, sample_rate, interpolation, block_size, seconds, repeats, layers=1):
-    """Time one configuration.
+def test_signal(n, sample_rate):
+    """A 110 Hz tone with a little noise at −6 dBFS, float32."""
+    rng = np.random.default_rng(1)
+    t = np.arange(n) / sample_rate
+    return (0.5 * np.sin(2 * np.pi * 110 * t) + 0.01 * rng.standard_normal(n)).astype(np.float32)
 
-    Parameters
-    ----------
-    cell : str
-        "lstm" or "gru".
-    hidden_size, layers : int
-    sample_rate : float
-        The run rate (the model is trained at 44.1 kHz).
-    interpolation : str
-    block_size : int
-        Samples per process() call.
-    seconds : float
-        Audio per repeat (at ``sample_rate``).
-    repeats : int
-        Timed repeats after one warm-up; the median is reported.
+
+class Runner:
+    """Times one way of processing audio: ``process(block_in, block_out)`` over a list of blocks.
+
+    Keeps, per run, the CPU time of the calling thread and the wall time, in ns per sample.
+    """
+
+    def __init__(self, process, blocks, samples):
+        self.process = process
+        self.blocks = blocks
+        self.samples = samples
+        self.cpu = []
+        self.wall = []
+
+    def run(self, keep=True):
+        process = self.process
+        wall = time.perf_counter()
+        cpu = time.thread_time()
+        for block_in, block_out in self.blocks:
+            process(block_in, block_out)
+        cpu = time.thread_time() - cpu
+        wall = time.perf_counter() - wall
+        if keep:
+            self.cpu.append(cpu / self.samples * 1e9)
+            self.wall.append(wall / self.samples * 1e9)
+
+    def summary(self):
+        median = statistics.median(self.cpu)
+        return {"ns_per_sample": median, "ns_per_sample_min": min(self.cpu),
+                "wall_ns_per_sample": statistics.median(self.wall), "runs": len(self.cpu),
+                "realtime_at_48k": 1e9 / (median * 48000.0)}
+
+
+def blocks_of(x, y, block_size):
+    """[(x block, y block), …] over the whole blocks of x (frames along the first axis)."""
+    n = len(x) // block_size * block_size
+    return [(x[i:i + block_size], None if y is None else y[i:i + block_size]) for i in range(0, n, block_size)]
+
+
+def engine_runner(model, sample_rate, method, block_size, samples, channels=1, threads=1):
+    """A Runner for ``Processor.process(x, out=y)``; its processor is ``runner.processor``."""
+    processor = Processor(model, sample_rate=sample_rate, interpolation=method, max_block_size=block_size,
+                          check_stability=False, channels=channels, threads=threads)
+    x = test_signal(samples, sample_rate)
+    if channels > 1:
+        x = np.ascontiguousarray(np.stack([x * (0.7 ** c) for c in range(channels)], axis=1))
+    blocks = blocks_of(x, np.empty_like(x), block_size)
+    runner = Runner(lambda a, b: processor.process(a, out=b), blocks, len(blocks) * block_size)
+    runner.processor = processor
+    return runner
+
+
+def torch_runner(model, block_size, samples):
+    """The same network in PyTorch (1 thread), streaming blocks with carried state; None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(1)
+    recurrent = [layer for layer in model.layers if hasattr(layer, "cell")]
+    first = recurrent[0]
+    kind = torch.nn.LSTM if first.cell == "lstm" else torch.nn.GRU
+    network = kind(1, first.hidden_size, num_layers=len(recurrent), batch_first=True)
+    head = torch.nn.Linear(first.hidden_size, 1)
+    with torch.no_grad():
+        for index, layer in enumerate(recurrent):
+            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                getattr(network, f"{name}_l{index}").copy_(torch.from_numpy(getattr(layer, name)))
+        head.weight.copy_(torch.from_numpy(model.layers[-1].weight))
+        head.bias.copy_(torch.from_numpy(model.layers[-1].bias))
+    x = torch.from_numpy(test_signal(samples, MODEL_SAMPLE_RATE)).reshape(-1, 1)
+    state = [None]
+
+    def process(block_in, _):
+        with torch.inference_mode():
+            out, state[0] = network(block_in.unsqueeze(0), state[0])
+            head(out)
+
+    blocks = blocks_of(x, None, block_size)
+    return Runner(process, blocks, len(blocks) * block_size)
+
+
+def time_interleaved(runners, repeats):
+    """Warm every runner up, then run them in turn ``repeats`` times (so all see the same machine)."""
+    for runner in runners:
+        runner.run(keep=False)
+    for _ in range(repeats):
+        for runner in runners:
+            runner.run()
+    return [runner.summary() for runner in runners]
+
+
+def case_name(cell, hidden, layers):
+    return f"{cell.upper()}-{hidden}" + (f"x{layers}" if layers > 1 else "")
+
+
+def time_case(cell, hidden, layers, ratio_name, method, block_size, samples, repeats, with_torch=False):
+    """One configuration: the engine (and PyTorch beside it when asked and installed).
 
     Returns
     -------
     dict
-        The case, ``ns_per_sample`` (median), ``ns_per_sample_min``, ``realtime_at_48k``.
+        The case (cell, hidden_size, layers, ratio, sample_rate, interpolation, block_size), the
+        engine's figures (ns_per_sample: median CPU ns per sample, ns_per_sample_min,
+        wall_ns_per_sample, realtime_at_48k) and, with PyTorch, ``torch_ns_per_sample`` and
+        ``speedup`` (PyTorch's time over the engine's).
     """
-    processor = Processor(random_model(cell, hidden_size, layers), sample_rate=sample_rate,
-                          interpolation=interpolation, max_block_size=block_size)
-    n = int(seconds * sample_rate) // block_size * block_size
-    x = (0.5 * np.sin(np.arange(n) * 2 * np.pi * 110 / sample_rate)).astype(np.float32)
-    y = np.empty_like(x)
-    blocks = [(x[i:i + block_size], y[i:i + block_size]) for i in range(0, n, block_size)]
-
-    def run():
-        start = time.perf_counter()
-        for block_in, block_out in blocks:
-            processor.process(block_in, out=block_out)
-        return (time.perf_counter() - start) / n * 1e9
-
-    run()  # warm-up: caches, branch predictors
-    timings = [run() for _ in range(repeats)]
-    median = statistics.median(timings)
-    return {
-        "cell": cell, "hidden_size": hidden_size, "layers": layers, "sample_rate": sample_rate,
-        "ratio": processor.ratio, "interpolation": interpolation, "block_size": block_size,
-        "ns_per_sample": median, "ns_per_sample_min": min(timings),
-        "realtime_at_48k": 1e9 / (median * 48000.0),
-    }
+    model = random_model(cell, hidden, layers)
+    rate = MODEL_SAMPLE_RATE * RATIOS[ratio_name]
+    runners = [engine_runner(model, rate, method, block_size, samples)]
+    processor = runners[0].processor
+    if with_torch:
+        torch = torch_runner(model, block_size, max(block_size, samples // 4))
+        if torch is not None:
+            runners.append(torch)
+    summaries = time_interleaved(runners, repeats)
+    result = {"model": case_name(cell, hidden, layers), "cell": cell, "hidden_size": hidden, "layers": layers,
+              "ratio_name": ratio_name, "ratio": processor.ratio, "sample_rate": rate,
+              "interpolation": processor.interpolation, "block_size": block_size, **summaries[0]}
+    if len(summaries) > 1:
+        result["torch_ns_per_sample"] = summaries[1]["ns_per_sample"]
+        result["torch_wall_ns_per_sample"] = summaries[1]["wall_ns_per_sample"]
+        result["speedup"] = summaries[1]["ns_per_sample"] / summaries[0]["ns_per_sample"]
+    return result
 
 
-def run_benchmark(cells=("lstm", "gru"), hidden_sizes=(16, 32, 40, 64), sample_rate=48000.0,
-                  interpolation="linear", block_size=128, seconds=1.0, repeats=7, report=print):
-    """Time every (cell, hidden size) pair and report a table through ``report``.
+def time_threads(hidden, block_sizes, samples, repeats, cell="lstm"):
+    """Wall time per frame: one channel; two channels on one thread; two channels on two threads."""
+    model = random_model(cell, hidden)
+    rate = MODEL_SAMPLE_RATE * RATIOS[HEADLINE_RATIO]
+    rows = []
+    for block in block_sizes:
+        runners = [engine_runner(model, rate, "linear", block, samples, channels, threads)
+                   for channels, threads in ((1, 1), (2, 1), (2, 2))]
+        time_interleaved(runners, repeats)
+        walls = [statistics.median(r.wall) for r in runners]
+        for runner in runners:
+            runner.processor.close()
+        rows.append({"model": case_name(cell, hidden, 1), "block_size": block, "one_channel_wall_ns": walls[0],
+                     "two_channels_one_thread_wall_ns": walls[1], "two_channels_two_threads_wall_ns": walls[2],
+                     "two_threads_over_one_channel": walls[2] / walls[0]})
+    return rows
+
+
+_STARTUP_SCRIPT = r"""
+import json, resource, sys, time
+started = time.perf_counter()
+import numpy as np
+import engine
+imported = time.perf_counter()
+from engine.bench import random_model
+model = random_model("lstm", 40)
+ready = time.perf_counter()
+processor = engine.Processor(model, sample_rate=48000)
+processor.process(np.zeros(128, np.float32))
+done = time.perf_counter()
+try:  # VmHWM starts afresh at exec; ru_maxrss would keep the forking parent's peak
+    peak = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
+except (OSError, StopIteration):
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"import_s": imported - started, "first_block_s": done - ready, "total_s": done - started,
+                  "peak_rss_mb": peak}))
+"""
+
+
+def time_startup():
+    """A fresh process: import engine, make an LSTM-40 Processor at 48 kHz, process one block.
+
+    Run twice with a private, empty numba cache: the first run compiles every kernel it needs
+    (the cold start), the second loads them (the warm start, what every later start costs).
+    """
+    with tempfile.TemporaryDirectory(prefix="engine-bench-cache-") as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        runs = []
+        for label in ("cold", "warm"):
+            out = subprocess.run([sys.executable, "-c", _STARTUP_SCRIPT], capture_output=True, text=True, env=env,
+                                 timeout=600)
+            if out.returncode != 0:
+                raise RuntimeError(f"startup run failed: {out.stderr.strip()}")
+            runs.append({"cache": label, **json.loads(out.stdout.strip().splitlines()[-1])})
+    return runs
+
+
+def processor_memory(cell, hidden, layers=1):
+    """Bytes of the arrays one prepared mono Processor holds (weights, state history, work area)."""
+    processor = Processor(random_model(cell, hidden, layers), sample_rate=MODEL_SAMPLE_RATE * RATIOS[HEADLINE_RATIO])
+    net = processor._network
+    return int(net.params.nbytes + net.meta.nbytes + processor._hist.nbytes + processor._work.nbytes
+               + processor._pos.nbytes)
+
+
+def run_benchmark(full=False, cells=("lstm", "gru"), hidden_sizes=None, sections=SECTIONS, samples=32768,
+                  repeats=15, report=print):
+    """Run the chosen sections, print each table through ``report`` as it completes.
+
+    Parameters
+    ----------
+    full : bool
+        Every size, layer count, method and block size (FULL) rather than the quick set (QUICK).
+    cells, hidden_sizes : the models of the headline section (hidden_sizes: the set's by default).
+    sections : names from SECTIONS.
+    samples : int
+        Samples processed per timed run (PyTorch: a quarter as many, it is slower).
+    repeats : int
+        Timed runs per case after one warm-up; the median is reported.
 
     Returns
     -------
-    list of dict
-        One result per case, as :func:`time_case`.
+    dict
+        {section: rows}, plus "acceptance": the goals checked against this run's figures.
     """
-    results = []
-    report(f"{'cell':<5} {'hidden':>6} {'R':>8} {'method':>7} {'block':>6} {'ns/sample':>10} {'x realtime@48k':>15}")
-    for cell in cells:
-        for hidden in hidden_sizes:
-            result = time_case(cell, hidden, sample_rate, interpolation, block_size, seconds, repeats)
-            results.append(result)
-            report(f"{cell.upper():<5} {hidden:>6} {result['ratio']:>8.4f} {interpolation:>7} {block_size:>6} "
-                   f"{result['ns_per_sample']:>10.0f} {result['realtime_at_48k']:>15.1f}")
+    grid = FULL if full else QUICK
+    hidden_sizes = tuple(hidden_sizes or grid["hidden"])
+    results = {}
+
+    def timed(*args, **kwargs):
+        return time_case(*args, samples=samples, repeats=repeats, **kwargs)
+
+    if "headline" in sections:
+        report(f"\n## Engine vs PyTorch (1 thread): R = {HEADLINE_RATIO} (48 kHz, 44.1 kHz models), linear, "
+               f"block {HEADLINE_BLOCK}; CPU ns per sample, median of {repeats}")
+        report(_row("model", "engine ns/sample", "x real-time", "torch ns/sample", "speed-up"))
+        rows = results["headline"] = []
+        for cell in cells:
+            for layers in grid["layers"]:
+                for hidden in hidden_sizes:
+                    r = timed(cell, hidden, layers, HEADLINE_RATIO, "linear", HEADLINE_BLOCK, with_torch=True)
+                    rows.append(r)
+                    report(_row(r["model"], f"{r['ns_per_sample']:.0f}", f"{r['realtime_at_48k']:.0f}",
+                                f"{r['torch_ns_per_sample']:.0f}" if "speedup" in r else "-",
+                                f"{r['speedup']:.1f}x" if "speedup" in r else "-"))
+    if "ratios" in sections:
+        report(f"\n## Cost against R and interpolation method (block {HEADLINE_BLOCK}): CPU ns per sample")
+        report(_row("model", "method", *RATIOS, "R=8 / R=1"))
+        rows = results["ratios"] = []
+        for cell in ("lstm", "gru"):
+            for hidden in grid["ratio_hidden"]:
+                for method in grid["methods"]:
+                    line = [timed(cell, hidden, 1, name, method, HEADLINE_BLOCK) for name in RATIOS]
+                    rows.extend(line)
+                    report(_row(case_name(cell, hidden, 1), method, *(f"{r['ns_per_sample']:.0f}" for r in line),
+                                f"{line[-1]['ns_per_sample'] / line[0]['ns_per_sample']:.3f}"))
+    if "blocks" in sections:
+        report(f"\n## Cost against block size (R = {HEADLINE_RATIO}, linear): CPU ns per sample")
+        report(_row("model", *(str(b) for b in grid["blocks"]), "32 / 4096"))
+        rows = results["blocks"] = []
+        for cell in ("lstm", "gru"):
+            for hidden in grid["block_hidden"]:
+                line = [timed(cell, hidden, 1, HEADLINE_RATIO, "linear", block) for block in grid["blocks"]]
+                rows.extend(line)
+                report(_row(case_name(cell, hidden, 1), *(f"{r['ns_per_sample']:.0f}" for r in line),
+                            f"{line[0]['ns_per_sample'] / line[-1]['ns_per_sample']:.3f}"))
+    if "threads" in sections:
+        report("\n## Two channels on two threads (LSTM-40, R = 48/44.1): wall ns per frame, median of "
+               f"{repeats}; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+        report(_row("block", "1 channel", "2 ch, 1 thread", "2 ch, 2 threads", "2 threads / 1 channel"))
+        rows = results["threads"] = time_threads(40, (256, 4096), samples, repeats)
+        for r in rows:
+            report(_row(str(r["block_size"]), f"{r['one_channel_wall_ns']:.0f}",
+                        f"{r['two_channels_one_thread_wall_ns']:.0f}", f"{r['two_channels_two_threads_wall_ns']:.0f}",
+                        f"{r['two_threads_over_one_channel']:.2f}"))
+    if "startup" in sections:
+        report("\n## Start-up (fresh process: import, LSTM-40 Processor at 48 kHz, first block)")
+        report(_row("numba cache", "import s", "first block s", "total s", "peak RSS MB"))
+        runs = time_startup()
+        memory = {case_name(c, h, 1): processor_memory(c, h) for c in ("lstm", "gru") for h in (8, 40, 64)}
+        results["startup"] = {"runs": runs, "processor_bytes": memory}
+        for r in runs:
+            report(_row(r["cache"], f"{r['import_s']:.2f}", f"{r['first_block_s']:.2f}", f"{r['total_s']:.2f}",
+                        f"{r['peak_rss_mb']:.0f}"))
+        report("processor memory (weights + state + work): "
+               + ", ".join(f"{name} {size / 1024:.1f} KiB" for name, size in memory.items()))
+    results["acceptance"] = acceptance(results)
+    if results["acceptance"]:
+        report("\n## Goals")
+        for goal in results["acceptance"]:
+            report(f"{'met' if goal['met'] else 'NOT MET':>7}  {goal['goal']}: {goal['measured']}")
     return results
+
+
+def acceptance(results):
+    """The issue's speed goals, checked against this run's figures (where the run measured them)."""
+    goals = []
+
+    def find(rows, **match):
+        return next((r for r in rows if all(r.get(k) == v for k, v in match.items())), None)
+
+    head = results.get("headline", [])
+    lstm = find(head, cell="lstm", hidden_size=40, layers=1)
+    gru = find(head, cell="gru", hidden_size=40, layers=1)
+    if lstm and "speedup" in lstm:
+        goals.append({"goal": "LSTM-40, linear, R = 48/44.1: at least 5x faster than PyTorch",
+                      "measured": f"{lstm['speedup']:.1f}x", "met": lstm["speedup"] >= 5})
+    if lstm and gru:
+        goals.append({"goal": "GRU-40 no slower than LSTM-40",
+                      "measured": f"{gru['ns_per_sample']:.0f} vs {lstm['ns_per_sample']:.0f} ns",
+                      "met": gru["ns_per_sample"] <= lstm["ns_per_sample"]})
+    for cell in ("lstm", "gru"):
+        one = find(results.get("ratios", []), cell=cell, ratio_name="1", interpolation="linear")
+        eight = find(results.get("ratios", []), cell=cell, ratio_name="8", interpolation="linear")
+        if one and eight:
+            change = eight["ns_per_sample"] / one["ns_per_sample"] - 1
+            goals.append({"goal": f"{cell.upper()}-40: R = 8 within 10% of R = 1",
+                          "measured": f"{100 * change:+.1f}%", "met": abs(change) <= 0.10})
+        small = find(results.get("blocks", []), cell=cell, hidden_size=40, block_size=32)
+        large = find(results.get("blocks", []), cell=cell, hidden_size=40, block_size=4096)
+        if small and large:
+            change = small["ns_per_sample"] / large["ns_per_sample"] - 1
+            goals.append({"goal": f"{cell.upper()}-40: block 32 within 20% of block 4096 per sample",
+                          "measured": f"{100 * change:+.1f}%", "met": abs(change) <= 0.20})
+    return goals
+
+
+def _row(*cells):
+    first, *rest = cells
+    return f"{first:<10}" + "".join(f"{c:>16}" for c in rest)
 
 
 def machine_description():
     """A short description of the machine for the JSON report."""
-    import os
-
     import numba
 
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    try:
+        import torch
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
     return {"python": platform.python_version(), "numba": numba.__version__, "numpy": np.__version__,
-            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()}
+            "torch": torch_version, "cpu": cpu, "cores": os.cpu_count(), "load_average": os.getloadavg()[0],
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def write_json(path, results, settings):
-    """Write results with the settings and machine description as JSON."""
+    """Write results with the settings and machine description as JSON.
+
+    ``results`` keeps every section; ``results["results"]`` is the headline table.
+    """
+    document = {"machine": machine_description(), "settings": settings, "results": results.get("headline", []),
+                "sections": results}
     with open(path, "w") as handle:
-        json.dump({"machine": machine_description(), "settings": settings, "results": results}, handle, indent=2)
+        json.dump(document, handle, indent=2)

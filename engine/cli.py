@@ -201,34 +201,45 @@ def _layer_line(layer):
 
 @_entry_point
 def bench_main(argv=None):
-    """engine-bench: time the kernels per sample."""
+    """engine-bench: time the kernels per sample, beside PyTorch when it is installed."""
+    from .bench import SECTIONS
+
     parser = argparse.ArgumentParser(
         prog="engine-bench",
-        description="Time the per-sample cost of LSTM and GRU kernels (random weights, one layer, dense head) "
-                    "and print ns per sample and x real-time at 48 kHz. Medians of repeated runs after warm-up.",
+        description="Time the per-sample cost of the LSTM and GRU kernels (random weights, dense head, models "
+                    "trained at 44.1 kHz): against PyTorch at 48 kHz, against R, interpolation method and block "
+                    "size, two channels on two threads, and start-up (compile and cache-load times, memory). "
+                    "Prints tables and, with --json, writes every figure. Medians of repeated runs after warm-up "
+                    "of the processing thread's CPU time. The default set takes a few minutes; --full all sizes.",
     )
-    parser.add_argument("--cells", nargs="+", default=["lstm", "gru"], choices=["lstm", "gru"])
-    parser.add_argument("--hidden", nargs="+", type=int, default=[16, 32, 40, 64], metavar="H")
-    parser.add_argument("--rate", type=_rate, default=48000.0, metavar="HZ",
-                        help="run rate; the models are trained at 44.1 kHz (default 48000: R = 1.088)")
-    parser.add_argument("--interpolation", default=DEFAULT_INTERPOLATION, choices=INTERPOLATIONS)
-    parser.add_argument("--block-size", type=int, default=128, metavar="N")
-    parser.add_argument("--seconds", type=float, default=1.0, help="audio per timed repeat (default 1 s)")
-    parser.add_argument("--repeats", type=int, default=7, help="timed repeats; the median is reported (default 7)")
-    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--full", action="store_true",
+                        help="hidden 8 to 64, one and two layers, every interpolation method, blocks 32 to 4096 "
+                             "(default: a quick set)")
+    parser.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=SECTIONS, metavar="S",
+                        help=f"which tables to run (default: all of {', '.join(SECTIONS)})")
+    parser.add_argument("--cells", nargs="+", default=["lstm", "gru"], choices=["lstm", "gru"],
+                        help="cells of the headline table")
+    parser.add_argument("--hidden", nargs="+", type=int, metavar="H",
+                        help="hidden sizes of the headline table (default 16 40 64; --full: 8 16 32 40 64)")
+    parser.add_argument("--seconds", type=float, default=0.68,
+                        help="audio per timed run, in seconds at 48 kHz (default 0.68: 32768 samples)")
+    parser.add_argument("--repeats", type=int, default=15, help="timed runs per case; the median is reported "
+                                                                 "(default 15)")
+    parser.add_argument("--json", metavar="PATH", help="also write every figure as JSON")
     args = parser.parse_args(argv)
-    if args.block_size < 1 or args.repeats < 1 or args.seconds <= 0 or min(args.hidden) < 1:
-        parser.error("--block-size, --repeats, --seconds and --hidden must be positive")
+    if args.repeats < 1 or args.seconds <= 0 or (args.hidden and min(args.hidden) < 1):
+        parser.error("--repeats, --seconds and --hidden must be positive")
 
     from .bench import machine_description, run_benchmark, write_json
 
     machine = machine_description()
-    print(f"# engine-bench: numba {machine['numba']}, numpy {machine['numpy']}, {machine['cores']} cores; "
-          f"median of {args.repeats} x {args.seconds:g} s")
-    results = run_benchmark(args.cells, args.hidden, args.rate, args.interpolation, args.block_size,
-                            args.seconds, args.repeats)
+    print(f"# engine-bench: {machine['cpu']}, {machine['cores']} cores (load average {machine['load_average']:.1f}); "
+          f"numba {machine['numba']}, numpy {machine['numpy']}, torch {machine['torch'] or 'not installed'}")
+    samples = max(4096, int(args.seconds * 48000))
+    results = run_benchmark(full=args.full, cells=args.cells, hidden_sizes=args.hidden, sections=args.sections,
+                            samples=samples, repeats=args.repeats)
     if args.json:
-        write_json(args.json, results, vars(args))
+        write_json(args.json, results, {**vars(args), "samples": samples})
         print(f"# wrote {args.json}")
     return 0
 

@@ -168,12 +168,19 @@ def test_info_says_where_an_assumed_rate_comes_from(shared_fixtures):
 def test_bench_prints_ns_per_sample_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     result = run("bench", "--hidden", "8", "--cells", "lstm", "gru", "--seconds", "0.05", "--repeats", "1",
-                 "--json", str(out))
+                 "--sections", "headline", "ratios", "blocks", "threads", "--json", str(out))
     assert result.returncode == 0, result.stderr
     assert "ns/sample" in result.stdout
     data = __import__("json").loads(out.read_text())
     assert [r["cell"] for r in data["results"]] == ["lstm", "gru"]
     assert all(r["ns_per_sample"] > 0 for r in data["results"])
+    sections = data["sections"]
+    assert {r["ratio_name"] for r in sections["ratios"]} == {"1", "48/44.1", "2", "96/44.1", "8"}
+    assert {r["block_size"] for r in sections["blocks"]} == {32, 128, 512, 4096}
+    assert all(r["two_channels_two_threads_wall_ns"] > 0 for r in sections["threads"])
+    # Goals are reported, never asserted here: the machine running the tests may be busy.
+    assert {g["goal"] for g in sections["acceptance"]} >= {"LSTM-40: R = 8 within 10% of R = 1",
+                                                            "GRU-40: block 32 within 20% of block 4096 per sample"}
 
 
 @pytest.mark.parametrize("command", ["process", "info", "bench"])
