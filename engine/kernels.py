@@ -69,7 +69,8 @@ M_ACT = 3          # activation code (dense and activation layers)
 M_WEIGHTS = 4      # offset of the layer's weights in params
 M_STATE = 5        # offset of the layer's state in one history slot (recurrent layers)
 M_RESET_AFTER = 6  # GRU: 1 = reset gate after the recurrent kernel (PyTorch), 0 = before (Keras)
-M_BLOCKS = 7       # recurrent: blocks of LANES hidden units; dense: vectors per input row
+M_BLOCKS = 7       # recurrent: full blocks of LANES hidden units; dense: vectors per input row
+M_HALF = 8         # LSTM: 1 if a half block (≤ LANES/2 more units, two gates per vector) ends it
 META_COLUMNS = 13  # (the header row uses them all)
 
 # The header row of ``meta``: the processor's run settings (written by the Processor).
@@ -268,6 +269,45 @@ def reciprocal(typingctx, a):
 
 
 @intrinsic
+def swap_halves(typingctx, a):
+    """Lanes 8–15 then lanes 0–7 of a."""
+    if a != vector:
+        return None
+
+    def codegen(context, builder, signature, args):
+        order = [(j + LANES // 2) % LANES for j in range(LANES)]
+        return builder.shuffle_vector(args[0], args[0], ir.Constant(ir.VectorType(_INT32, LANES), order))
+    return vector(a), codegen
+
+
+@intrinsic
+def low_half(typingctx, a):
+    """Lanes 0–7 of a, then eight zeros."""
+    if a != vector:
+        return None
+
+    def codegen(context, builder, signature, args):
+        zeros = ir.Constant(_VECTOR, [0.0] * LANES)
+        order = list(range(LANES // 2)) + list(range(LANES, LANES + LANES // 2))
+        return builder.shuffle_vector(args[0], zeros, ir.Constant(ir.VectorType(_INT32, LANES), order))
+    return vector(a), codegen
+
+
+@intrinsic
+def halves(typingctx, low, high):
+    """The vector of eight ``low`` then eight ``high`` (converted to float32)."""
+    if not (isinstance(low, types.Float) and isinstance(high, types.Float)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        a = _splat_ir(builder, context.cast(builder, args[0], signature.args[0], types.float32))
+        b = _splat_ir(builder, context.cast(builder, args[1], signature.args[1], types.float32))
+        order = list(range(LANES // 2)) + list(range(LANES + LANES // 2, 2 * LANES))
+        return builder.shuffle_vector(a, b, ir.Constant(ir.VectorType(_INT32, LANES), order))
+    return vector(low, high), codegen
+
+
+@intrinsic
 def vsum(typingctx, a):
     """Σ of the 16 lanes, as a pairwise tree (lanes 0–7 + 8–15, then 0–3 + 4–7, …): a fixed order."""
     if a != vector:
@@ -407,10 +447,13 @@ def lstm_step(meta, l, params, hist, base, p, work, src, dst, shat, shat_next):
     n_in = meta[l, M_IN]
     hidden = meta[l, M_OUT]
     blocks = meta[l, M_BLOCKS]
-    padded = blocks * LANES
+    padded = (blocks + meta[l, M_HALF]) * LANES
     stride = (1 + n_in + hidden) * 4 * LANES
     state = meta[l, M_STATE]
     now = base + p * meta[0, H_STATE] + state
+    if meta[l, M_HALF]:  # first, so its σ/tanh latency overlaps the full blocks' sums
+        lstm_half_block(meta, l, params, hist, base, p, work, src, dst, shat, shat_next,
+                        meta[l, M_WEIGHTS] + blocks * stride)
     for b in range(blocks):
         w = meta[l, M_WEIGHTS] + b * stride
         ai = vload(params, w)
@@ -463,6 +506,57 @@ def lstm_step(meta, l, params, hist, base, p, work, src, dst, shat, shat_next):
         vstore(work, shat_next + u, read_next(meta, params, hist, base, p, state + u, h, work, shat + u))
         vstore(work, shat_next + padded + u,
                read_next(meta, params, hist, base, p, state + padded + u, c, work, shat + padded + u))
+
+
+@njit(**INLINE)
+def lstm_half_block(meta, l, params, hist, base, p, work, src, dst, shat, shat_next, w):
+    """lstm_step for the last ≤ 8 hidden units, two gates per vector: [i, f] and [g, o].
+
+    Weights at params[w:]: the bias row, then one row per input and per recurrent unit, each
+    the two vectors [i, f], [g, o] of those 8 units (zero past the last). Half the work of a
+    block of 16 for LSTM-40's last 8 units. Lanes 8–15 of c and h are set to zero: they are the
+    padding units of the state.
+    """
+    n_in = meta[l, M_IN]
+    hidden = meta[l, M_OUT]
+    blocks = meta[l, M_BLOCKS]
+    padded = (blocks + 1) * LANES
+    state = meta[l, M_STATE]
+    now = base + p * meta[0, H_STATE] + state
+    a_if = vload(params, w)
+    a_go = vload(params, w + LANES)
+    w += 2 * LANES
+    for k in range(n_in):
+        xk = vbroadcast(work, src + k)
+        a_if = fma(vload(params, w), xk, a_if)
+        a_go = fma(vload(params, w + LANES), xk, a_go)
+        w += 2 * LANES
+    zero = splat(ZERO)
+    b_if = zero
+    b_go = zero
+    for k in range(0, hidden - 1, 2):
+        hk = vbroadcast(work, shat + k)
+        a_if = fma(vload(params, w), hk, a_if)
+        a_go = fma(vload(params, w + LANES), hk, a_go)
+        hk = vbroadcast(work, shat + k + 1)
+        b_if = fma(vload(params, w + 2 * LANES), hk, b_if)
+        b_go = fma(vload(params, w + 3 * LANES), hk, b_go)
+        w += 4 * LANES
+    if hidden % 2 == 1:
+        hk = vbroadcast(work, shat + hidden - 1)
+        a_if = fma(vload(params, w), hk, a_if)
+        a_go = fma(vload(params, w + LANES), hk, a_go)
+    i_f = sigmoid16_of_double(vadd(a_if, b_if))                    # [σ(i), σ(f)]: weights halved
+    g_o = fma(tanh16(vadd(a_go, b_go)), halves(ONE, HALF), halves(ZERO, HALF))  # [tanh(g), σ(o)]
+    u = blocks * LANES
+    c = low_half(fma(swap_halves(i_f), vload(work, shat + padded + u), vmul(i_f, g_o)))  # f ĉ + i g
+    h = vmul(swap_halves(g_o), tanh16(c))                          # o tanh(c); lanes 8–15: tanh(0) = 0
+    vstore(work, dst + u, h)
+    vstore(hist, now + u, h)
+    vstore(hist, now + padded + u, c)
+    vstore(work, shat_next + u, read_next(meta, params, hist, base, p, state + u, h, work, shat + u))
+    vstore(work, shat_next + padded + u,
+           read_next(meta, params, hist, base, p, state + padded + u, c, work, shat + padded + u))
 
 
 @njit(**INLINE)

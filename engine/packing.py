@@ -65,6 +65,29 @@ def _bias_row(vectors, hidden):
     return _blocked(np.stack(vectors).reshape(-1, 1), len(vectors), hidden)
 
 
+def _half_rows(*quarters):
+    """Rows of a half block: (K, 2, LANES) from four (units, K) arrays (None for zeros), laid out
+    [[q0, q1], [q2, q3]]: each vector holds two gates of the same ≤ 8 units, zero past them."""
+    units, columns = next(q.shape for q in quarters if q is not None)
+    out = np.zeros((columns, 2, 2, LANES // 2), np.float32)
+    for index, quarter in enumerate(quarters):
+        if quarter is not None:
+            out[:, index // 2, index % 2, :units] = quarter.T
+    return out.reshape(columns, 2, LANES)
+
+
+def half_block_units(layer):
+    """How many units the trailing half block of a recurrent layer holds (0: none).
+
+    The last block of 16 units holds only H mod 16 real ones; when that is 8 or fewer (LSTM-8,
+    -20, -40, -56) two gates share each vector, halving that block's work (measured: 10-15% less
+    time per sample for LSTM-8, -20 and -56, 3% for -40). GRUs gain too little from it to carry
+    the extra code.
+    """
+    rest = layer.hidden_size % LANES
+    return rest if 0 < rest <= LANES // 2 and layer.cell == "lstm" else 0
+
+
 def recurrent_weights(layer):
     """A recurrent layer's weights in the order lstm_step / gru_step read them (see kernels.py).
 
@@ -80,16 +103,29 @@ def recurrent_weights(layer):
     w_hh = layer.weight_hh.astype(np.float32) * scale[:, None]
     b_ih = (layer.bias_ih.astype(np.float32) * scale).reshape(gates, H)
     b_hh = (layer.bias_hh.astype(np.float32) * scale).reshape(gates, H)
+    full = H - half_block_units(layer)  # units in blocks of 16 (the last padded if no half block follows)
+    tail = []
     if layer.cell == "lstm":
-        sections = [_bias_row(list(b_ih + b_hh), H), _blocked(w_ih, 4, H), _blocked(w_hh, 4, H)]
+        b = b_ih + b_hh
+        blocked = [_bias_row(list(b[:, :full]), full), _blocked(_gates(w_ih, 4, H, full), 4, full),
+                   _blocked(_gates(w_hh, 4, H, full), 4, full)]
+        if full < H:  # the half block: [i, f] and [g, o] of the last units
+            tail = [_half_rows(*(m[g * H + full:(g + 1) * H] for g in range(4))) for m in (b.reshape(-1, 1), w_ih, w_hh)]
     elif layer.reset_after:
-        sections = [_bias_row([b_ih[0] + b_hh[0], b_ih[1] + b_hh[1], b_ih[2], b_hh[2]], H),
-                    _blocked(w_ih, 3, H), _blocked(w_hh, 3, H)]
+        blocked = [_bias_row([b_ih[0] + b_hh[0], b_ih[1] + b_hh[1], b_ih[2], b_hh[2]], H),
+                   _blocked(w_ih, 3, H), _blocked(w_hh, 3, H)]
     else:  # Keras reset_after=False: one bias, U_n applied to r ∘ ĥ in a second pass
-        sections = [_bias_row(list(b_ih), H), _blocked(w_ih, 3, H), _blocked(w_hh[:2 * H], 2, H),
-                    _blocked(w_hh[2 * H:], 1, H)]
-    blocks = padded(H) // LANES
-    return np.concatenate([s.reshape(blocks, -1) for s in sections], axis=1).ravel()
+        blocked = [_bias_row(list(b_ih), H), _blocked(w_ih, 3, H), _blocked(w_hh[:2 * H], 2, H),
+                   _blocked(w_hh[2 * H:], 1, H)]
+    blocks = padded(full) // LANES
+    parts = [np.concatenate([s.reshape(blocks, -1) for s in blocked], axis=1).ravel()] if blocks else []
+    return np.concatenate(parts + [t.ravel() for t in tail])
+
+
+def _gates(matrix, gates, hidden, units):
+    """The rows of the first ``units`` units of each gate: (gates·units, K)."""
+    columns = matrix.shape[1]
+    return matrix.reshape(gates, hidden, columns)[:, :units].reshape(gates * units, columns)
 
 
 def dense_weights(layer):
@@ -131,8 +167,10 @@ def pack(model):
         weights = None
         if isinstance(layer, RecurrentLayer):
             hidden = padded(layer.hidden_size)
+            half = half_block_units(layer) > 0
             row[k.M_KIND] = k.KIND_LSTM if layer.cell == "lstm" else k.KIND_GRU
-            row[k.M_BLOCKS] = hidden // LANES
+            row[k.M_BLOCKS] = hidden // LANES - half
+            row[k.M_HALF] = half
             row[k.M_RESET_AFTER] = int(layer.reset_after)
             row[k.M_STATE] = state
             weights = recurrent_weights(layer)

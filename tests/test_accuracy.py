@@ -67,3 +67,14 @@ def test_ten_seconds_within_1e_5_of_float64(name, rate):
     error = np.abs(y - expected)
     assert np.std(expected) > 1e-2, "the model should do something to the signal"
     assert error.max() <= 1e-5, f"max |engine − float64| = {error.max():.3g} at sample {error.argmax()} of {len(x)}"
+
+
+@pytest.mark.parametrize("hidden", [1, 5, 8, 9, 16, 17, 24, 25, 33])
+def test_every_block_shape_matches_float64(hidden):
+    """Hidden sizes around the 16-unit blocks and the 8-unit half block of an LSTM (and GRUs)."""
+    for cell in ("lstm", "gru"):
+        model = random_model(cell, hidden=hidden, layers=2, seed=hidden)
+        x = loud(3000, 48000, seed=hidden)
+        y = engine.Processor(model, sample_rate=48000).process(x)
+        error = np.abs(y - fast_reference.run(model, x, 48000))
+        assert error.max() <= 1e-5, f"{cell}-{hidden}: max error {error.max():.3g}"
