@@ -330,8 +330,8 @@ def run_benchmark(full=False, cells=("lstm", "gru"), hidden_sizes=None, sections
     if "threads" in sections:
         report("\n## Two channels on two threads (LSTM-40, R = 48/44.1): wall ns per frame, median of "
                f"{repeats}; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
-        report(_row("block", "1 channel", "2 ch, 1 thread", "2 ch, 2 threads", "2 threads / 1 channel"))
-        rows = results["threads"] = time_threads(40, (256, 4096), samples, repeats)
+        report(_row("block", "1 channel", "2 ch 1 thread", "2 ch 2 threads", "2 thr / 1 ch"))
+        rows = results["threads"] = time_threads(40, (512, 4096), samples, repeats)
         for r in rows:
             report(_row(str(r["block_size"]), f"{r['one_channel_wall_ns']:.0f}",
                         f"{r['two_channels_one_thread_wall_ns']:.0f}", f"{r['two_channels_two_threads_wall_ns']:.0f}",

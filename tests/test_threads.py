@@ -28,7 +28,8 @@ def test_threaded_channels_are_bit_identical_to_one_thread(channels, threads):
     for p in (single, threaded):
         blocks = [p.process(x[:1000])]
         p.set_controls([0.9])  # a ramp inside the next call
-        blocks += [p.process(x[i:i + 700]) for i in range(1000, len(x), 700)]
+        blocks += [p.process(x[i:i + 700]) for i in range(1000, 5200, 700)]
+        blocks += [p.process(x[i:i + 100]) for i in range(5200, len(x), 100)]  # short: on the calling thread
         outputs.append(np.concatenate(blocks))
     np.testing.assert_array_equal(outputs[0], outputs[1])
     assert np.std(outputs[0]) > 1e-3
