@@ -122,7 +122,7 @@ def engine_runner(model, sample_rate, method, block_size, samples, channels=1, t
     if channels > 1:
         x = np.ascontiguousarray(np.stack([x * (0.7 ** c) for c in range(channels)], axis=1))
     blocks = blocks_of(x, np.empty_like(x), block_size)
-    runner = Runner(lambda a, b: processor.process(a, out=b), blocks, len(blocks) * block_size)
+    runner = Runner(processor.process, blocks, len(blocks) * block_size)  # process(x, out)
     runner.processor = processor
     return runner
 
@@ -373,8 +373,8 @@ def acceptance(results):
                       "measured": f"{gru['ns_per_sample']:.0f} vs {lstm['ns_per_sample']:.0f} ns",
                       "met": gru["ns_per_sample"] <= lstm["ns_per_sample"]})
     for cell in ("lstm", "gru"):
-        one = find(results.get("ratios", []), cell=cell, ratio_name="1", interpolation="linear")
-        eight = find(results.get("ratios", []), cell=cell, ratio_name="8", interpolation="linear")
+        one = find(results.get("ratios", []), cell=cell, hidden_size=40, ratio_name="1", interpolation="linear")
+        eight = find(results.get("ratios", []), cell=cell, hidden_size=40, ratio_name="8", interpolation="linear")
         if one and eight:
             change = eight["ns_per_sample"] / one["ns_per_sample"] - 1
             goals.append({"goal": f"{cell.upper()}-40: R = 8 within 10% of R = 1",

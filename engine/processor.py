@@ -244,11 +244,12 @@ class Processor:
         # another): anything else raises TypeError, and the general path below explains or copies.
         if self._single_call:
             try:
-                if x.shape == out.shape and 0 < len(x) <= self.max_block_size:
-                    kernels.process_block(x, out, *self._arguments)
+                n = len(x)  # both 1-D (the kernel's signature), so equal lengths mean equal shapes
+                if n == len(out) and 0 < n <= self.max_block_size:
+                    self._kernel(x, out, *self._arguments)
                     self._fresh = False
                     return out
-            except (AttributeError, TypeError):
+            except TypeError:
                 pass
         frames = self._as_frames(x, "x")
         if out is None:
@@ -308,6 +309,7 @@ class Processor:
         """The kernel arguments after x and y, and each worker thread's (prepare and close)."""
         net = self._network
         self._arguments = (net.meta, net.params, self._hist, self._pos, self._work, 0, self.channels)
+        self._kernel = kernels.process_block
         self._workers = []
         if self._pool is not None:
             history = len(self._hist) // self.channels
