@@ -9,12 +9,13 @@ Speed comes from these choices, each measured (engine-bench; LSTM-40 at 48 kHz w
 to ~220 ns per sample on a 2-core AVX-512 Xeon):
 
 1. Explicit 16-lane vectors. Each recurrent layer is cut into blocks of 16 hidden units; a block's
-   gates (LSTM: i, f, g, o) live in vector registers while the whole matrix-vector product for
-   the block runs, one fused multiply-add per gate and input, over weights stored in exactly the
-   order they are read (no gathers, no stores of partial sums), split over even and odd inputs
-   so eight sums are in flight. LLVM's vectorisers cannot do this from plain loops: they keep
-   partial sums in memory and, on AVX-512 machines, stop at 256 bits. A 16-lane vector is one
-   zmm register with AVX-512; LLVM splits it on other machines.
+   gates (LSTM: i, f, g, o) live in vector registers while the whole matrix-vector product for the
+   block runs, one fused multiply-add per gate and input, over weights stored in exactly the order
+   they are read (no gathers, no stores of partial sums), split over even and odd inputs so eight
+   sums are in flight. When an LSTM's last block would hold 8 units or fewer (LSTM-20, -40), two
+   gates share each of its vectors (lstm_half_block). LLVM's vectorisers cannot do this from plain
+   loops: they keep partial sums in memory and, on AVX-512 machines, stop at 256 bits. A 16-lane
+   vector is one zmm register with AVX-512; LLVM splits it on other machines.
 2. A rational tanh (the one Eigen uses, so RTNeural's): odd degree-13 over even degree-6
    polynomial, clamped to ±7.9988; σ(x) = ½ + ½·tanh(x/2), with the σ gates' weights stored
    halved. It vectorises, where numba's scalar libm calls do not. Over every float32 it is within
