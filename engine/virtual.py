@@ -311,21 +311,5 @@ def _player_main(argv=None):
         player.close()
 
 
-def estimate_lag(recording, reference, max_lag):
-    """The lag (frames, 0..max_lag) at which ``recording`` best matches ``reference`` (normalised correlation)."""
-    n = len(reference)
-    best, best_score = 0, -np.inf
-    ref = reference - reference.mean()
-    for lag in range(max_lag + 1):
-        seg = recording[lag:lag + n]
-        if len(seg) < n:
-            break
-        seg = seg - seg.mean()
-        score = float(np.dot(seg, ref) / (np.linalg.norm(seg) * np.linalg.norm(ref) + 1e-20))
-        if score > best_score:
-            best, best_score = lag, score
-    return best
-
-
 if __name__ == "__main__":
     sys.exit(_player_main())
