@@ -140,6 +140,47 @@ def test_tone_stack_matches_a_nodal_solve():
             assert abs(got - expected) <= 1e-9 * abs(expected)
 
 
+def _cabinet_analog_gain_db(frequency_hz):
+    """|H(j2πf)| of the cabinet's analog prototype, written out from the formula in its docstring."""
+    p = circuits.CABINET
+    s = 2j * np.pi * frequency_hz
+    wl, wp, gain = 2 * np.pi * p["low_hz"], 2 * np.pi * p["presence_hz"], 10 ** (p["presence_db"] / 40)
+    h = s ** 2 / (s ** 2 + wl / p["low_q"] * s + wl ** 2)
+    h *= (s ** 2 + gain * wp / p["presence_q"] * s + wp ** 2) / (s ** 2 + wp / (gain * p["presence_q"]) * s + wp ** 2)
+    for hz, q in ((p["high_hz"], p["high_q"]), (p["high2_hz"], p["high2_q"])):
+        w = 2 * np.pi * hz
+        h *= w ** 2 / (s ** 2 + w / q * s + w ** 2)
+    return 20 * np.log10(np.abs(h))
+
+
+def test_cabinet_response_follows_its_analog_prototype():
+    """Sines through the cabinet: gain within 0.25 dB of the analog H(s) up to the presence peak.
+
+    The bilinear transform bends frequencies by tan(πf/F)/(πf/F) (each section pre-warped at its own
+    corner), under 0.25 dB here below 3 kHz; above that the digital and analog curves part, as they must.
+    """
+    rate = 4 * RATE  # a higher rate keeps the frequency warping small, so the comparison is tight
+    t = np.arange(rate) / rate
+    for frequency in (60.0, 90.0, 200.0, 1000.0, 2500.0, 3000.0):
+        y = circuits.cabinet(np.sin(2 * np.pi * frequency * t), rate).astype(np.float64)
+        steady = y[rate // 2:]
+        measured = 20 * np.log10(np.sqrt(2) * np.std(steady))
+        assert abs(measured - _cabinet_analog_gain_db(frequency)) < 0.25, frequency
+    # the shape a speaker cabinet has: the presence peak stands above the mids, the treble falls steeply
+    assert _cabinet_analog_gain_db(2500) > _cabinet_analog_gain_db(1000) + 3
+    assert _cabinet_analog_gain_db(12000) < _cabinet_analog_gain_db(6000) - 20
+
+
+def test_cabinet_chains_are_the_circuit_then_the_cabinet():
+    x = _drive_signal(seconds=0.25, peak=0.5)
+    expected = circuits.cabinet(circuits.transistor_fuzz(x, RATE), RATE)
+    np.testing.assert_allclose(circuits.get("transistor_fuzz_cab")(x, RATE), expected, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="unknown cabinet parameter"):
+        circuits.cabinet(x, RATE, presence_gain=3.0)
+    with pytest.raises(ValueError, match="Nyquist"):
+        circuits.cabinet(x, 8000.0)
+
+
 @pytest.mark.parametrize("name", sorted(circuits.CIRCUITS))
 def test_every_circuit_returns_float32_of_the_input_length(name):
     x = _drive_signal(seconds=0.25, peak=0.5)

@@ -19,6 +19,12 @@ name (in :data:`CIRCUITS`)    what it models
 ``hard_clipper``              op-amp rail clipping between pre-emphasis and de-emphasis filters
 ``tone_stack``                the '59 Fender Bassman treble/mid/bass stack (Yeh & Smith 2006)
 ``crunch_amp``                ``tone_stack(asymmetric_clipper(x))``: a crunchy amp-like chain
+``cabinet``                   a guitar speaker cabinet's response: low resonance, presence peak,
+                              steep treble roll-off (linear)
+``<name>_cab``                the pedal or amp ``<name>`` into :func:`cabinet`, as a capture of an
+                              amp through its speaker (most real amp captures) hears it: for
+                              ``diode_clipper``, ``asymmetric_clipper``, ``transistor_fuzz``,
+                              ``hard_clipper``, ``tone_stack`` (with 12 dB make-up) and ``crunch_amp``
 ============================  ================================================================
 
 Only numpy, scipy and numba are used (no torch): the tests import this module. The per-sample
@@ -470,6 +476,60 @@ def crunch_amp(x, sample_rate, drive_db=20.0, treble=0.5, middle=0.5, bass=0.5):
     return _out(_tone_stack(_asymmetric_clipper(x, rate, drive_db, 20.0), rate, treble, middle, bass, 0.0))
 
 
+# -- the speaker cabinet -----------------------------------------------------------------------
+
+#: A closed-back 4×12" cabinet's response, in the broad strokes every such speaker shares: the
+#: cone's resonance in its box at ~90 Hz (below it the response falls at 12 dB/octave), a presence
+#: peak around 2.5 kHz, and a steep roll-off above ~4.5 kHz (two second-order low-passes: 24 dB/octave).
+CABINET = dict(low_hz=90.0, low_q=1.4, presence_hz=2500.0, presence_db=6.0, presence_q=1.5,
+               high_hz=4500.0, high_q=1.0, high2_hz=6500.0, high2_q=0.6)
+
+
+def cabinet(x, sample_rate, **parameters):
+    """A guitar speaker cabinet as a cascade of second-order sections (linear, no oscillator of its own).
+
+    H(s) = s²/(s² + (ω_l/Q_l)s + ω_l²) · (s² + A(ω_p/Q_p)s + ω_p²)/(s² + (ω_p/(A·Q_p))s + ω_p²)
+    · Π_{k=1,2} ω_k²/(s² + (ω_k/Q_k)s + ω_k²), A = 10^(presence_db/40) (the RBJ peaking section),
+    with the frequencies and Q of :data:`CABINET` (any of them can be passed to override), each
+    section discretised by the bilinear transform pre-warped at its own frequency. Captures of an
+    amp through its speaker carry such sharp features, which is why a model of one is far more
+    sensitive to running at the wrong rate than a model of a pedal.
+    """
+    unknown = set(parameters) - set(CABINET)
+    if unknown:
+        raise ValueError(f"unknown cabinet parameter(s) {', '.join(sorted(unknown))}; choose from {', '.join(CABINET)}")
+    return _out(_cabinet(_signal(x), _rate(sample_rate), **{**CABINET, **parameters}))
+
+
+def _cabinet(x, rate, low_hz, low_q, presence_hz, presence_db, presence_q, high_hz, high_q, high2_hz, high2_q):
+    for hz in (low_hz, presence_hz, high_hz, high2_hz):
+        if not 0 < hz < rate / 2:
+            raise ValueError(f"cabinet frequencies must lie between 0 and the Nyquist frequency {rate / 2:g} Hz, "
+                             f"got {hz!r}")
+    w = 2 * np.pi * low_hz
+    sections = [([1.0, 0.0, 0.0], [1.0, w / low_q, w * w], low_hz)]
+    w, gain = 2 * np.pi * presence_hz, 10.0 ** (presence_db / 40.0)
+    sections.append(([1.0, gain * w / presence_q, w * w], [1.0, w / (gain * presence_q), w * w], presence_hz))
+    for hz, q in ((high_hz, high_q), (high2_hz, high2_q)):
+        w = 2 * np.pi * hz
+        sections.append(([w * w], [1.0, w / q, w * w], hz))
+    for b, a, warp_hz in sections:
+        bz, az = _bilinear(b, a, rate, warp_hz)
+        x = signal.lfilter(bz, az, x)
+    return x
+
+
+def _into_cabinet(name, circuit, **settings):
+    """``cabinet(circuit(x, rate, **settings))`` as a circuit of its own (named ``name``)."""
+    def process(x, sample_rate):
+        x, rate = _signal(x), _rate(sample_rate)
+        return _out(_cabinet(np.asarray(circuit(x, rate, **settings), np.float64), rate, **CABINET))
+    process.__name__ = name
+    process.__doc__ = (f"``cabinet({circuit.__name__}(x{''.join(f', {k}={v!r}' for k, v in settings.items())}))``: "
+                       f"the {circuit.__name__.replace('_', ' ')} heard through the speaker cabinet.")
+    return process
+
+
 #: Every circuit by name, each ``process(x, sample_rate) -> float32 y``.
 CIRCUITS = {
     "overdrive": overdrive,
@@ -480,7 +540,14 @@ CIRCUITS = {
     "hard_clipper": hard_clipper,
     "tone_stack": tone_stack,
     "crunch_amp": crunch_amp,
+    "cabinet": cabinet,
 }
+CIRCUITS.update({
+    f"{name}_cab": _into_cabinet(f"{name}_cab", CIRCUITS[name], **settings)
+    for name, settings in (("diode_clipper", dict(drive_db=20.0)), ("asymmetric_clipper", {}),
+                           ("transistor_fuzz", {}), ("hard_clipper", {}), ("tone_stack", dict(makeup_db=12.0)),
+                           ("crunch_amp", {}))
+})
 
 
 def get(name):
