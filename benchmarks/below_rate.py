@@ -5,7 +5,7 @@ For each model (treated as trained at 48 kHz) at 44.1 kHz (R = 0.919) and each m
 (check_stability=False) on a guitar-like signal followed by silence and observes whether the
 output stays finite, bounded and comes to rest (engine.evaluate.behaviour), and (3) runs what the
 engine itself chooses (with its fallback) and observes that too. Models: every file in
-../shared/fixtures, the project's own models, the PyTorch fixtures, and random LSTM/GRU networks
+../shared/fixtures, the project's own models (the default one and the LSTM-40 set), the PyTorch fixtures, and random LSTM/GRU networks
 of hidden 8-40 at realistic weight scales (PyTorch's init, recurrent weights ×1 to ×3).
 
 The check linearises at the state silence settles to; a model that does not settle even at its own
@@ -43,7 +43,9 @@ def population():
     files = sorted(glob.glob(os.path.join(REPO, "..", "shared", "fixtures", "*", "*.json"))
                    + glob.glob(os.path.join(REPO, "..", "shared", "fixtures", "*", "*.nam"))
                    + glob.glob(os.path.join(REPO, "models", "*.json"))
+                   + glob.glob(os.path.join(REPO, "models", "lstm40", "*.json"))
                    + glob.glob(os.path.join(REPO, "tests", "fixtures", "torch", "*.guitarml.json")))
+    files = [path for path in files if not path.endswith(".report.json")]  # tools/train.py's reports, not models
     for path in files:
         yield os.path.basename(path), engine.load_model(path, sample_rate=MODEL_RATE)
     for index, (cell, hidden, scale) in enumerate([(c, h, s) for s in (1, 2, 3) for c in ("lstm", "gru")
