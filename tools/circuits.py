@@ -494,6 +494,25 @@ def cabinet(x, sample_rate, **parameters):
     section discretised by the bilinear transform pre-warped at its own frequency. Captures of an
     amp through its speaker carry such sharp features, which is why a model of one is far more
     sensitive to running at the wrong rate than a model of a pedal.
+
+    Parameters
+    ----------
+    x : array_like
+        Mono signal, shape (n,).
+    sample_rate : float
+        Its rate in Hz; every cabinet frequency must lie below its Nyquist frequency.
+    **parameters
+        Overrides of :data:`CABINET` (e.g. ``presence_db=3.0``).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape (n,).
+
+    Raises
+    ------
+    ValueError
+        An unknown parameter, a frequency at or above Nyquist, or a bad signal or rate.
     """
     unknown = set(parameters) - set(CABINET)
     if unknown:
