@@ -6,6 +6,7 @@ argparse's own usage errors exit 2; Ctrl-C exits 130.
 
 import argparse
 import functools
+import math
 import os
 import sys
 import time
@@ -123,7 +124,12 @@ def info_main(argv=None):
     parser.add_argument("--model-rate", type=_rate, metavar="HZ", help="override the training rate")
     parser.add_argument("--rate", type=_rate, metavar="HZ",
                         help="also show how the engine would run the model at this rate")
+    parser.add_argument("--control", type=float, nargs="+", metavar="V",
+                        help="with --rate: the knob values of a conditioned model to check stability at "
+                             "(default 0.5 each, as engine-process and engine-eval)")
     args = parser.parse_args(argv)
+    if args.control is not None and args.rate is None:
+        parser.error("--control only applies with --rate (it sets the knobs the stability check uses)")
 
     from .formats import load_model
     from .rates import check_sample_rate, rate_ratio
@@ -162,6 +168,10 @@ def info_main(argv=None):
         else:
             kind = "fractional: interpolated delay"
         lines.append((f"at {rate:g} Hz", f"R = {ratio:.6g} ({kind})"))
+        controls = _info_controls(model, args.control)
+        if model.num_controls:
+            lines.append(("  knobs", " ".join(f"{v:g}" for v in controls) + " (the stability check depends on them; "
+                                     "set them with --control)"))
         from .delay import needs_stability_check
         from .stability import is_stable, linearise, spectral_radius, stability_threshold
 
@@ -174,7 +184,7 @@ def info_main(argv=None):
             elif not needs_stability_check(method, ratio):
                 lines.append((f"  {method}", "stable (exact delay or centred window: no check needed)"))
             else:
-                linearisation = linearisation or linearise(model)
+                linearisation = linearisation or linearise(model, controls)
                 radius = spectral_radius(linearisation, method, ratio)
                 verdict = "stable" if is_stable(linearisation, method, ratio) else "UNSTABLE"
                 lines.append((f"  {method}", f"{verdict}, spectral radius {radius:.4f} "
@@ -185,6 +195,25 @@ def info_main(argv=None):
     for key, value in lines:
         print(f"{key:<{width}}  {value}")
     return 0
+
+
+def _info_controls(model, values):
+    """The knob values engine-info checks stability at: ``values``, or 0.5 per control input.
+
+    Raises
+    ------
+    ControlError
+        If values are given for a model without controls, or their count is wrong.
+    """
+    from .errors import ControlError
+
+    if values is None:
+        return [0.5] * model.num_controls
+    if len(values) != model.num_controls:
+        raise ControlError(f"{model.name} takes {model.num_controls} control value(s), --control gave {len(values)}")
+    if not all(math.isfinite(v) for v in values):
+        raise ControlError(f"control values must be finite, got {' '.join(map(str, values))}")
+    return list(values)
 
 
 def _layer_line(layer):

@@ -36,9 +36,9 @@ class Processor:
         The rate (Hz) audio will arrive at.
     interpolation : str
         How the delayed state is read: one of engine.INTERPOLATIONS ("linear", the default;
-        "naive", no correction; "cubic"; "lagrange5"). Where the read extrapolates (R < 1) or its
-        window is off-centre, a method predicted unstable for this model is replaced by the best
-        stable one, with a
+        "naive", no correction; "cubic"; "lagrange5"; "allpass"). Where the read extrapolates
+        (R < 1) or its window is off-centre, a method predicted unstable for this model (at its
+        current knob values: see ``set_controls``) is replaced by the best stable one, with a
         StabilityWarning; ``interpolation`` then names what runs, ``requested_interpolation``
         what was asked for, and ``stability`` holds the spectral radii checked.
     check_stability : bool
@@ -111,7 +111,11 @@ class Processor:
         self.sample_rate, self.ratio = sample_rate, ratio
         if max_block_size is not None:
             self.max_block_size = max_block_size
-        self.interpolation = self._stable_interpolation()
+        self.interpolation = self._stable_interpolation(stacklevel=4)
+        self._configure()
+
+    def _configure(self):
+        """Set the kernel's read for ``self.interpolation``, allocate its state history, warm up, reset."""
         self._tap_offset, self._taps, feedback = read_filter(self.interpolation, self.ratio)
         if len(self._taps) > kernels.MAX_TAPS:
             raise ArgumentError(f"{self.interpolation} reads {len(self._taps)} past states; the kernels take at most "
@@ -137,12 +141,13 @@ class Processor:
         self._run(warm, warm.copy())
         self.reset()
 
-    def _stable_interpolation(self):
+    def _stable_interpolation(self, stacklevel):
         """The requested method, or the best one predicted stable where it is not.
 
         Extrapolating reads (R < 1) and off-centre Lagrange windows can destabilise a model
         (SRC.md, delay.needs_stability_check); an unstable choice must never run, so the
-        stability check picks the best stable method and a warning says so once.
+        stability check picks the best stable method and a warning says so once. A conditioned
+        model is linearised at the control values it will run with (``_ctrl_to``).
         """
         self.stability = None
         if not self.check_stability or not needs_stability_check(self.requested_interpolation, self.ratio):
@@ -159,7 +164,7 @@ class Processor:
             radius = radii[requested]
             warnings.warn(f"{self.model.name}: {requested} {why} (R = {self.ratio:.4g}"
                           + ("" if radius != radius else f", spectral radius {radius:.4f}")
-                          + f"); running {chosen} instead", StabilityWarning, stacklevel=4)
+                          + f"); running {chosen} instead", StabilityWarning, stacklevel=stacklevel)
         return chosen
 
     def reset(self):
@@ -183,6 +188,14 @@ class Processor:
         The new values are ramped linearly across the next ``process`` call; set before the
         first block or right after ``reset`` they apply at once.
 
+        Where the stability check applies (R < 1, or an off-centre read: see ``interpolation``),
+        knobs move the model's dynamics, so new values are checked again (a few to ~150 ms for
+        hidden sizes 8 to 40). If the method running is predicted unstable at the new values,
+        the best stable one replaces it (a StabilityWarning says so) and, if audio has already
+        been processed, the state restarts from the model's initial state, as after ``reset``,
+        with the new values in effect at once; when the knobs return where the requested method
+        is stable again, it comes back the same way.
+
         Parameters
         ----------
         values : sequence of float
@@ -205,11 +218,17 @@ class Processor:
             raise ControlError(f"control values must be finite, got {values!r}")
         if np.any(np.abs(array) > np.finfo(np.float32).max):
             raise ControlError(f"control values must fit in float32 (±{np.finfo(np.float32).max:.4g}), got {values!r}")
+        changed = not np.array_equal(self._ctrl_to, array.astype(np.float32))
         self._ctrl_to[:] = array
         if self._fresh:
             self._ctrl_from[:] = self._ctrl_to
         self._ramping = not np.array_equal(self._ctrl_from, self._ctrl_to)
         self._update_fast_path()
+        if changed and self.check_stability and needs_stability_check(self.requested_interpolation, self.ratio):
+            chosen = self._stable_interpolation(stacklevel=3)
+            if chosen != self.interpolation:
+                self.interpolation = chosen
+                self._configure()  # resets: the new values apply at once
 
     @property
     def controls(self):

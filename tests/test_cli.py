@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,9 @@ import soundfile
 
 import engine
 from conftest import guitar_like_signal
+
+
+TORCH_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "torch"
 
 
 def run(*args):
@@ -158,6 +162,29 @@ def test_info_reports_which_methods_are_stable_below_the_training_rate(shared_fi
         assert re.search(rf"{method} +(stable|UNSTABLE), spectral radius \d\.\d{{4}}", result.stdout), result.stdout
     assert re.search(r"naive +stable \(the model as trained\)", result.stdout)
     assert re.search(r"allpass +no form below the training rate", result.stdout)
+
+
+def test_info_checks_stability_at_the_knob_values_given():
+    """A conditioned model's verdicts depend on its knobs: --control sets them (default 0.5, as process/eval)."""
+    from engine.stability import linearise, spectral_radius
+
+    path = str(TORCH_FIXTURES / "lstm_1x16_in2_skip1.guitarml.json")
+    model = engine.load_model(path, sample_rate=48000)
+    printed = {}
+    for knob in (None, 0.0, 0.9):
+        args = ("info", path, "--model-rate", "48000", "--rate", "44100") + (("--control", str(knob)) if knob is not None
+                                                                              else ())
+        result = run(*args)
+        assert result.returncode == 0, result.stderr
+        assert re.search(rf"knobs +{0.5 if knob is None else knob:g} ", result.stdout)
+        printed[knob] = float(re.search(r"cubic +stable, spectral radius (\d\.\d{4})", result.stdout).group(1))
+        expected = spectral_radius(linearise(model, [0.5 if knob is None else knob]), "cubic", 44100 / 48000)
+        assert abs(printed[knob] - expected) < 1e-4
+    assert printed[0.0] != printed[0.9]  # the knob reaches the check
+    wrong = run("info", path, "--model-rate", "48000", "--rate", "44100", "--control", "0.1", "0.2")
+    assert wrong.returncode == 1 and "takes 1 control value(s), --control gave 2" in wrong.stderr
+    alone = run("info", path, "--control", "0.1")
+    assert alone.returncode == 2 and "--control only applies with --rate" in alone.stderr
 
 
 def test_info_says_where_an_assumed_rate_comes_from(shared_fixtures):
