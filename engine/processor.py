@@ -354,7 +354,8 @@ class Processor:
 
         (meta, params, hist, pos, work, initial_state), indexed by kernels.SLOT_*: the arrays are
         the processor's own, so the kernel advances this processor's state. Controls are held
-        (no ramp) in live use.
+        (no ramp) in live use. ``prepare`` and a ``set_controls`` that changes the method
+        reallocate the state: a slot taken before either is stale and must be taken again.
         """
         net = self._network
         self._ctrl_from[:] = self._ctrl_to
