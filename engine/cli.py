@@ -6,7 +6,6 @@ argparse's own usage errors exit 2; Ctrl-C exits 130.
 
 import argparse
 import functools
-import math
 import os
 import sys
 import time
@@ -168,7 +167,11 @@ def info_main(argv=None):
         else:
             kind = "fractional: interpolated delay"
         lines.append((f"at {rate:g} Hz", f"R = {ratio:.6g} ({kind})"))
-        controls = _info_controls(model, args.control)
+        from .processor import check_controls
+
+        # the values engine-process and engine-eval default to; given ones checked as Processor.set_controls does
+        controls = ([0.5] * model.num_controls if args.control is None
+                    else list(check_controls(model, args.control)))
         if model.num_controls:
             lines.append(("  knobs", " ".join(f"{v:g}" for v in controls) + " (the stability check depends on them; "
                                      "set them with --control)"))
@@ -195,25 +198,6 @@ def info_main(argv=None):
     for key, value in lines:
         print(f"{key:<{width}}  {value}")
     return 0
-
-
-def _info_controls(model, values):
-    """The knob values engine-info checks stability at: ``values``, or 0.5 per control input.
-
-    Raises
-    ------
-    ControlError
-        If values are given for a model without controls, or their count is wrong.
-    """
-    from .errors import ControlError
-
-    if values is None:
-        return [0.5] * model.num_controls
-    if len(values) != model.num_controls:
-        raise ControlError(f"{model.name} takes {model.num_controls} control value(s), --control gave {len(values)}")
-    if not all(math.isfinite(v) for v in values):
-        raise ControlError(f"control values must be finite, got {' '.join(map(str, values))}")
-    return list(values)
 
 
 def _layer_line(layer):

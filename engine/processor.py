@@ -206,18 +206,7 @@ class Processor:
         ControlError
             If the count is wrong or a value is not a finite number.
         """
-        try:
-            array = np.asarray(values, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            raise ControlError(f"controls must be numbers, got {values!r}") from None
-        if array.size != self._ctrl_to.size:
-            raise ControlError(
-                f"{self.model.name} takes {self._ctrl_to.size} control value(s), got {array.size}"
-            )
-        if not np.all(np.isfinite(array)):
-            raise ControlError(f"control values must be finite, got {values!r}")
-        if np.any(np.abs(array) > np.finfo(np.float32).max):
-            raise ControlError(f"control values must fit in float32 (±{np.finfo(np.float32).max:.4g}), got {values!r}")
+        array = check_controls(self.model, values)
         changed = not np.array_equal(self._ctrl_to, array.astype(np.float32))
         self._ctrl_to[:] = array
         if self._fresh:
@@ -468,6 +457,38 @@ class _ChannelThreads:
         for inbox in self._inboxes:
             inbox.put(None)
         self._inboxes = []
+
+
+def check_controls(model, values):
+    """``values`` as the control inputs of ``model``: one finite, float32-sized number per knob.
+
+    Parameters
+    ----------
+    model : Model
+    values : sequence of float
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape (model.num_controls,).
+
+    Raises
+    ------
+    ControlError
+        If a value is not a number, the count is wrong, or a value is not finite or beyond float32.
+    """
+    try:
+        array = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise ControlError(f"controls must be numbers, got {values!r}") from None
+    count = max(model.num_controls, 0)
+    if array.size != count:
+        raise ControlError(f"{model.name} takes {count} control value(s), got {array.size}")
+    if not np.all(np.isfinite(array)):
+        raise ControlError(f"control values must be finite, got {values!r}")
+    if np.any(np.abs(array) > np.finfo(np.float32).max):
+        raise ControlError(f"control values must fit in float32 (±{np.finfo(np.float32).max:.4g}), got {values!r}")
+    return array
 
 
 def _positive_int(value, name):

@@ -182,7 +182,7 @@ def test_info_checks_stability_at_the_knob_values_given():
         assert abs(printed[knob] - expected) < 1e-4
     assert printed[0.0] != printed[0.9]  # the knob reaches the check
     wrong = run("info", path, "--model-rate", "48000", "--rate", "44100", "--control", "0.1", "0.2")
-    assert wrong.returncode == 1 and "takes 1 control value(s), --control gave 2" in wrong.stderr
+    assert wrong.returncode == 1 and "takes 1 control value(s), got 2" in wrong.stderr
     alone = run("info", path, "--control", "0.1")
     assert alone.returncode == 2 and "--control only applies with --rate" in alone.stderr
 
