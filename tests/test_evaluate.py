@@ -10,7 +10,7 @@ import pytest
 import soundfile
 
 import engine
-from conftest import guitar_like_signal
+from conftest import REPO, guitar_like_signal
 from engine.evaluate import candidate_output, evaluate, format_table, reference_output, snr_db
 from engine.resample import resample
 
@@ -82,16 +82,15 @@ def test_the_lstm40_set_meets_the_published_gap_and_the_committed_report_is_curr
     every linear/cubic SNR within 0.1 dB of benchmarks/reports/quality.csv (so the report and the
     README figures taken from it still describe these models and this engine).
     """
-    repo = engine.__file__.rsplit("/engine/", 1)[0]
-    with open(f"{repo}/benchmarks/reports/quality.csv", encoding="utf-8") as handle:
+    with open(REPO / "benchmarks" / "reports" / "quality.csv", encoding="utf-8") as handle:
         committed = {(row["file"], float(row["rate"]), row["method"]): float(row["snr_db"])
                      for row in csv.DictReader(handle) if row["set"].startswith("lstm40")}
     files = sorted({key[0] for key in committed})
     assert len(files) >= 10
-    clip, clip_rate = soundfile.read(f"{repo}/models/demo_di.wav", dtype="float32")
+    clip, clip_rate = soundfile.read(REPO / "models" / "demo_di.wav", dtype="float32")
     gaps = {48000.0: [], 96000.0: []}
     for name in files:
-        model = engine.load_model(f"{repo}/{name}")
+        model = engine.load_model(REPO / name)
         x = resample(clip, clip_rate, model.sample_rate)
         scores = evaluate(model, x, list(gaps), ["linear", "cubic"])
         for score in scores:
