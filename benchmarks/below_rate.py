@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 
 import engine  # noqa: E402
 from engine.evaluate import behaviour  # noqa: E402
+from engine.processor import knob_values  # noqa: E402
 from engine.stability import is_stable, linearise, spectral_radius  # noqa: E402
 
 MODEL_RATE = 48000.0
@@ -68,15 +69,13 @@ def main():
     engine_runs = engine_bounded = engine_at_rest = 0
     rows, oscillators = [], []
     for name, model in population():
-        controls = [0.5] * model.num_controls if model.num_controls else None
+        controls = knob_values(model)
 
         def processor(method, rate=RUN_RATE, check=False):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", engine.StabilityWarning)
-                p = engine.Processor(model, sample_rate=rate, interpolation=method, check_stability=check)
-            if controls:
-                p.set_controls(controls)
-            return p
+                return engine.Processor(model, sample_rate=rate, interpolation=method, check_stability=check,
+                                        controls=controls)
 
         linearisation = linearise(model, controls)
         own_rate = behaviour(processor("naive", MODEL_RATE), x)["ok"]

@@ -17,7 +17,7 @@ import numpy as np
 from . import kernels
 from .errors import ConfigError
 from .formats import load_model
-from .processor import Processor
+from .processor import Processor, knob_values
 
 LIMITER_CEILING_DB = -0.3
 LIMITER_RELEASE_MS = 50.0
@@ -72,11 +72,8 @@ class LiveChain:
         self.block_size = block = config.block_size
         self.processors = []
         for entry, model in zip(config.models, models):
-            processor = Processor(model, sample_rate=self.sample_rate, interpolation=config.interpolation,
-                                  max_block_size=block)
-            if model.num_controls:
-                processor.set_controls(entry.controls or [0.5] * model.num_controls)
-            self.processors.append(processor)
+            self.processors.append(Processor(model, sample_rate=self.sample_rate, interpolation=config.interpolation,
+                                             max_block_size=block, controls=knob_values(model, entry.controls or None)))
         self._x = np.zeros((block, 1), np.float32)
         self._ya = np.zeros((block, 1), np.float32)
         self._yb = np.zeros((block, 1), np.float32)

@@ -167,11 +167,10 @@ def info_main(argv=None):
         else:
             kind = "fractional: interpolated delay"
         lines.append((f"at {rate:g} Hz", f"R = {ratio:.6g} ({kind})"))
-        from .processor import check_controls
+        from .processor import check_controls, knob_values
 
         # the values engine-process and engine-eval default to; given ones checked as Processor.set_controls does
-        controls = ([0.5] * model.num_controls if args.control is None
-                    else list(check_controls(model, args.control)))
+        controls = knob_values(model, None if args.control is None else check_controls(model, args.control)) or []
         if model.num_controls:
             lines.append(("  knobs", " ".join(f"{v:g}" for v in controls) + " (the stability check depends on them; "
                                      "set them with --control)"))

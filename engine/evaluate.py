@@ -14,7 +14,7 @@ import numpy as np
 
 from .delay import INTERPOLATIONS
 from .errors import StabilityWarning
-from .processor import Processor
+from .processor import Processor, knob_values
 from .resample import resample
 
 #: Silence around the signal while resampling, so the FFT's wrap-around stays out of it.
@@ -45,9 +45,7 @@ def snr_db(reference, candidate):
 
 def reference_output(model, x, controls=None):
     """The model at its own rate on x (x already at model.sample_rate)."""
-    processor = Processor(model, sample_rate=model.sample_rate)
-    if model.num_controls:
-        processor.set_controls(controls if controls is not None else [0.5] * model.num_controls)
+    processor = Processor(model, sample_rate=model.sample_rate, controls=knob_values(model, controls))
     return processor.process(np.ascontiguousarray(x, np.float32))
 
 
@@ -62,9 +60,8 @@ def candidate_output(model, x, rate, method, controls=None, check_stability=True
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StabilityWarning)  # reported through the method that ran
-        processor = Processor(model, sample_rate=rate, interpolation=method, check_stability=check_stability)
-    if model.num_controls:
-        processor.set_controls(controls if controls is not None else [0.5] * model.num_controls)
+        processor = Processor(model, sample_rate=rate, interpolation=method, check_stability=check_stability,
+                              controls=knob_values(model, controls))
     x_run = resample(x, model.sample_rate, rate, PAD_SECONDS)
     y_run = processor.process(x_run)
     y = resample(y_run, rate, model.sample_rate, PAD_SECONDS)

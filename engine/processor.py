@@ -53,9 +53,15 @@ class Processor:
         kernels release the GIL) for blocks of THREADED_FRAMES frames or more; shorter blocks run
         on the calling thread, as handing one to a thread costs more than it saves. The output is
         bit-identical to ``threads=1``.
+    controls : sequence of float, optional
+        The knob values of a conditioned model from the first sample on (checked as
+        ``set_controls`` checks them), so that the stability check runs once, at the values
+        that will play. Omitted, the knobs start at 0.
 
     Raises
     ------
+    ControlError
+        If ``controls`` is invalid for the model.
     SampleRateError
         If ``sample_rate`` is not a positive number or R is outside the supported range.
     ArgumentError
@@ -63,7 +69,7 @@ class Processor:
     """
 
     def __init__(self, model, sample_rate, interpolation=DEFAULT_INTERPOLATION, max_block_size=4096, channels=1,
-                 check_stability=True, threads=1):
+                 check_stability=True, threads=1, controls=None):
         if not isinstance(model, Model):
             raise ArgumentError(f"model must be an engine.Model (from engine.load_model), got {type(model).__name__}")
         self.model = model
@@ -76,6 +82,8 @@ class Processor:
         n_controls = max(model.num_controls, 0)
         self._ctrl_from = net.params[kernels.P_CONTROLS:kernels.P_CONTROLS + n_controls]
         self._ctrl_to = net.params[kernels.P_CONTROLS + n_controls:kernels.P_CONTROLS + 2 * n_controls]
+        if controls is not None:
+            self._ctrl_to[:] = self._ctrl_from[:] = check_controls(model, controls)
         self._ramping = False
         self._header = net.meta[0]
         # Channel ranges, one per thread; the calling thread runs the first.
@@ -457,6 +465,26 @@ class _ChannelThreads:
         for inbox in self._inboxes:
             inbox.put(None)
         self._inboxes = []
+
+
+def knob_values(model, controls=None):
+    """The knob values the tools run a model with: ``controls``, or 0.5 per knob; None without knobs.
+
+    engine-process, engine-eval, engine-info and the live configuration all default to mid-travel.
+
+    Parameters
+    ----------
+    model : Model
+    controls : sequence of float, optional
+
+    Returns
+    -------
+    list of float or None
+        None for a model without control inputs (``controls`` is then ignored, as it always was).
+    """
+    if not model.num_controls:
+        return None
+    return [0.5] * model.num_controls if controls is None else list(controls)
 
 
 def check_controls(model, values):

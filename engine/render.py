@@ -13,7 +13,7 @@ import numpy as np
 import soundfile
 
 from .errors import AudioFileError
-from .processor import Processor
+from .processor import Processor, knob_values
 
 BLOCK_FRAMES = 65536
 
@@ -74,9 +74,7 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
     except (RuntimeError, soundfile.LibsndfileError) as exc:
         raise AudioFileError(f"{input_path}: cannot read audio ({exc})") from None
     processor = Processor(model, sample_rate=info.samplerate, interpolation=interpolation,
-                          channels=info.channels, max_block_size=BLOCK_FRAMES)
-    if model.num_controls:
-        processor.set_controls([0.5] * model.num_controls if controls is None else controls)
+                          channels=info.channels, max_block_size=BLOCK_FRAMES, controls=knob_values(model, controls))
     container, subtype = output_format(output_path, info)
     is_float = subtype in ("FLOAT", "DOUBLE")
     directory = os.path.dirname(os.path.abspath(output_path))

@@ -9,6 +9,7 @@ import pytest
 import engine
 from conftest import REPO, guitar_like_signal
 from engine.evaluate import behaviour
+from engine.processor import knob_values
 from models import random_model
 
 MODEL_RATE = 48000.0
@@ -36,11 +37,10 @@ def test_every_method_the_engine_lets_run_stays_finite_and_bounded(shared_fixtur
         for method in ("linear", "cubic", "lagrange5"):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", engine.StabilityWarning)
-                processor = engine.Processor(model, sample_rate=RUN_RATE, interpolation=method)
+                processor = engine.Processor(model, sample_rate=RUN_RATE, interpolation=method,
+                                             controls=knob_values(model))
             fallbacks += processor.interpolation != method
             assert len(caught) == (processor.interpolation != method)  # said once, exactly when it falls back
-            if model.num_controls:
-                processor.set_controls([0.5] * model.num_controls)
             seen = behaviour(processor, x)
             if not (seen["finite"] and seen["peak"] < 100):
                 failures.append((name, method, processor.interpolation, seen))
@@ -63,9 +63,8 @@ def knob_sensitive_model():
 def _quiet_processor(model, method, controls, check=True):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", engine.StabilityWarning)
-        processor = engine.Processor(model, sample_rate=RUN_RATE, interpolation=method, check_stability=check)
-        processor.set_controls(controls)
-    return processor
+        return engine.Processor(model, sample_rate=RUN_RATE, interpolation=method, check_stability=check,
+                                controls=controls)
 
 
 def test_the_knob_values_set_before_playing_are_the_ones_checked():
@@ -83,6 +82,11 @@ def test_the_knob_values_set_before_playing_are_the_ones_checked():
     assert processor.interpolation != "cubic" and processor.stability["spectral_radius"]["cubic"] > 1
     seen = behaviour(processor, x)
     assert seen["finite"] and seen["peak"] < 100
+    # given to the constructor, the values are checked once, before anything runs
+    with pytest.warns(engine.StabilityWarning, match="cubic is predicted unstable.*running"):
+        given = engine.Processor(model, sample_rate=RUN_RATE, interpolation="cubic", controls=[1.0])
+    assert given.interpolation == processor.interpolation
+    np.testing.assert_array_equal(given.controls, [1.0])
 
 
 def test_a_knob_moved_mid_stream_switches_the_method_and_back():
