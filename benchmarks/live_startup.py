@@ -1,6 +1,6 @@
 """How long engine-live takes from launch to its first audio, on a JACK dummy server.
 
-It starts a private JACK dummy server (engine.virtual.JackDummyServer) and a probe client
+It starts a private JACK dummy server (engine.live.virtual.JackDummyServer) and a probe client
 (JACK-Client) that feeds a constant into the engine's input port and listens to its output port.
 Then it launches ``engine-live`` (``python -m engine.cli_run live``) with a small configuration
 for the model and notes when the first non-zero sample comes out of the engine: the first
@@ -81,7 +81,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     sys.path.insert(0, REPO)
-    from engine.virtual import JackDummyServer
+    from engine.live.virtual import JackDummyServer
 
     server = JackDummyServer(args.rate, args.block_size, name=f"startup-{os.getpid()}").start()
     results = {"model": os.path.relpath(args.model, REPO), "rate": args.rate, "block_size": args.block_size}

@@ -22,7 +22,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def engine_run(model, rate, period, block, seconds):
-    from engine.virtual import JackDummyServer
+    from engine.live.virtual import JackDummyServer
 
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         handle.write(f"model: {model}\nblock_size: {block}\noutput_channels: [1]\n")

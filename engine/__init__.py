@@ -4,16 +4,37 @@
 >>> model = engine.load_model("amp.json")                 # any supported format
 >>> p = engine.Processor(model, sample_rate=48000)        # corrected for R = 48000 / model rate
 >>> y = p.process(x)                                      # float32, streaming, any block size
+
+The package is laid out along the data's one-way path: ``formats`` (files) → ``model`` (the
+validated network) → ``packing`` and ``kernels`` (the compiled per-sample networks) with
+``delay`` and ``stability`` (the rate correction) → ``processor`` (prepare / reset / process) →
+``render``, ``evaluate`` and ``live`` (offline files, the quality report, the audio interface) →
+``cli``. Importing ``engine`` loads only the exceptions; everything else loads on first use
+(PEP 562), so a command's ``--help`` does not wait for numba.
 """
+
+import importlib
 
 from .errors import (ArgumentError, AudioFileError, AudioInputError, ConfigError, ControlError, DeviceError, EngineError,
                      ModelFileError, SampleRateError, StabilityWarning, UnsupportedModelError)
-from .formats import load_model
-from .model import Model
-from .processor import INTERPOLATIONS, Processor
+
+_LAZY = {"load_model": "formats", "Model": "model", "Processor": "processor", "INTERPOLATIONS": "delay"}
 
 __all__ = [
     "load_model", "Model", "Processor", "INTERPOLATIONS",
     "EngineError", "ArgumentError", "ModelFileError", "UnsupportedModelError", "SampleRateError", "AudioInputError",
     "ControlError", "ConfigError", "AudioFileError", "DeviceError", "StabilityWarning",
 ]
+
+
+def __getattr__(name):
+    """Import the module behind a public name on first use."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

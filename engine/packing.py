@@ -1,4 +1,4 @@
-"""Pack a Model into the flat arrays the kernels read (layout documented in kernels.py)."""
+"""Pack a Model into the flat arrays the kernels read (layout documented in kernels/layout.py)."""
 
 from dataclasses import dataclass
 
@@ -89,7 +89,7 @@ def half_block_units(layer):
 
 
 def recurrent_weights(layer):
-    """A recurrent layer's weights in the order lstm_step / gru_step read them (see kernels.py).
+    """A recurrent layer's weights in the order lstm_step / gru_step read them (see kernels/cells.py).
 
     The rows of every σ gate (LSTM i, f, o; GRU r, z) are stored halved, so the kernels get a/2
     and compute σ(a) = ½ + ½·tanh(a/2) without a multiply (kernels.sigmoid16_of_double). Halving

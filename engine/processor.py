@@ -347,9 +347,9 @@ class Processor:
         return (x, y) + self._arguments
 
     def kernel_slot(self):
-        """This processor's model as one tuple for the live kernel (kernels.live_block).
+        """This processor's model as one tuple for the live kernel (engine.live.mixer.live_block).
 
-        (meta, params, hist, pos, work, initial_state), indexed by kernels.SLOT_*: the arrays are
+        (meta, params, hist, pos, work, initial_state), indexed by engine.live.mixer.SLOT_*: the arrays are
         the processor's own, so the kernel advances this processor's state. Controls are held
         (no ramp) in live use. ``prepare`` and a ``set_controls`` that changes the method
         reallocate the state: a slot taken before either is stale and must be taken again.

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import REPO, guitar_like_signal
 from engine import Processor, load_model
-from engine.chain import LiveChain
+from engine.live.chain import LiveChain
 from engine.config import LiveConfig, ModelEntry
 from engine.formats.common import make_recurrent_layer
 from engine.model import DenseLayer, Model, validate_model

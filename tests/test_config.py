@@ -97,7 +97,7 @@ def test_missing_config_file(tmp_path):
 
 
 def test_wrong_control_count_for_the_model_is_named_at_session_start(tmp_path):
-    from engine.chain import load_models
+    from engine.live.chain import load_models
 
     config = load_config(write(tmp_path, f"model: {CONDITIONED}\ncontrols: [0.5, 0.5]\n"))
     with pytest.raises(ConfigError, match=r"model lstm_1x16_in2_skip1\.guitarml\.json takes 1 control value\(s\), "

@@ -22,7 +22,7 @@ import soundfile
 from conftest import REPO, guitar_like_signal
 from engine import Processor, load_model
 from engine.config import load_config
-from engine.virtual import VIRTUAL_PERIOD
+from engine.live.virtual import VIRTUAL_PERIOD
 
 MAX_LAG = 4 * VIRTUAL_PERIOD  # the JACK graph's round trip is a few periods
 
@@ -39,7 +39,7 @@ def jack_at():
         pytest.skip("jackd is not installed (apt-get install --no-install-recommends jackd2)")
     pytest.importorskip("jack", reason="JACK-Client is not installed (pip install JACK-Client)")
     from engine import live
-    from engine.virtual import JackDummyServer
+    from engine.live.virtual import JackDummyServer
 
     servers = []
 
@@ -97,7 +97,7 @@ def test_live_output_equals_offline_processing_of_the_default_model(jack_at, rat
 def test_sixty_seconds_of_lstm40_at_48k_block_128_without_xruns(jack_at, capsys):
     """The load test: 60 s of an LSTM-40 with linear correction in blocks of 128, 0 xruns by the engine and the server.
 
-    The virtual interface buffers VIRTUAL_PERIOD frames per cycle (see engine/virtual.py for why);
+    The virtual interface buffers VIRTUAL_PERIOD frames per cycle (see engine/live/virtual.py for why);
     the engine's callback still runs every 128 frames, and its DSP load is measured per block.
     """
     from engine import live
@@ -197,7 +197,7 @@ def test_virtual_mode_end_to_end_writes_what_offline_processing_gives(tmp_path):
     written, rate = soundfile.read(record, dtype="float32")
     assert rate == 48000
     # Offline processing of the demo clip (resampled to the server's rate, same silent lead-in).
-    from engine.virtual import resample
+    from engine.live.virtual import resample
 
     config = load_config(REPO / "configs/guitar.yaml")
     clip, clip_rate = soundfile.read(config.demo_clip, dtype="float32")

@@ -1,7 +1,7 @@
 """The live signal chain, without any audio device: models, switching, bypass, gains, safety, limiter.
 
 LiveChain owns every buffer the audio callback touches and does one jitted call per block
-(kernels.live_block). It is what the live session runs inside its stream callback, and what the
+(mixer.live_block). It is what the live session runs inside its stream callback, and what the
 tests and ``engine-live --virtual`` run offline to check the live path sample for sample.
 
 Threads: ``process`` runs on the audio thread; ``select_model`` and ``set_bypass`` run on the
@@ -14,10 +14,10 @@ import os
 
 import numpy as np
 
-from . import kernels
-from .errors import ConfigError
-from .formats import load_model
-from .processor import Processor, knob_values
+from . import mixer
+from ..errors import ConfigError
+from ..formats import load_model
+from ..processor import Processor, knob_values
 
 LIMITER_CEILING_DB = -0.3
 LIMITER_RELEASE_MS = 50.0
@@ -79,9 +79,9 @@ class LiveChain:
         self._yb = np.zeros((block, 1), np.float32)
         self._in_index = config.input_channel - 1
         self._out_channels = np.array([c - 1 for c in config.output_channels], np.int64)
-        self._mix = np.zeros(kernels.MIX_SIZE, np.float32)
+        self._mix = np.zeros(mixer.MIX_SIZE, np.float32)
         self._levels = np.zeros(2, np.float32)
-        self._counters = np.zeros(kernels.COUNTERS_SIZE, np.int64)
+        self._counters = np.zeros(mixer.COUNTERS_SIZE, np.int64)
         self._input_gain = np.float32(10 ** (config.input_gain_db / 20))
         self._output_gain = np.float32(10 ** (config.output_gain_db / 20))
         self._limiter_on = bool(config.limiter)
@@ -94,7 +94,7 @@ class LiveChain:
         warm_out = np.zeros((block, out_channels), np.float32)
         for processor in self.processors:
             slot = processor.kernel_slot()
-            kernels.live_block(warm_in, warm_out, self._in_index, self._out_channels, self._x, self._ya, self._yb,
+            mixer.live_block(warm_in, warm_out, self._in_index, self._out_channels, self._x, self._ya, self._yb,
                                slot, slot, True, self._mix, self._levels, self._counters, self._input_gain,
                                self._output_gain, self._limiter_on, self.ceiling, self._release)
         self.reset()
@@ -111,9 +111,9 @@ class LiveChain:
         self._request = None
         self.changes = 0  # model switches and bypass toggles applied since reset
         self._mix[:] = 0
-        self._mix[kernels.MIX_GAIN_A] = self._mix[kernels.MIX_TARGET_A] = 1
-        self._mix[kernels.MIX_STEP] = 1 / self.crossfade_samples
-        self._mix[kernels.MIX_LIMITER_GAIN] = 1
+        self._mix[mixer.MIX_GAIN_A] = self._mix[mixer.MIX_TARGET_A] = 1
+        self._mix[mixer.MIX_STEP] = 1 / self.crossfade_samples
+        self._mix[mixer.MIX_LIMITER_GAIN] = 1
         self._counters[:] = 0
         self._levels[:] = 0
 
@@ -124,10 +124,10 @@ class LiveChain:
         request, self._request = self._request, None
         if request is not None:
             self._apply(request)
-        kernels.live_block(indata, outdata, self._in_index, self._out_channels, self._x, self._ya, self._yb,
+        mixer.live_block(indata, outdata, self._in_index, self._out_channels, self._x, self._ya, self._yb,
                            self._slot_a, self._slot_b, self._fading, self._mix, self._levels, self._counters,
                            self._input_gain, self._output_gain, self._limiter_on, self.ceiling, self._release)
-        if self._fading and self._mix[kernels.MIX_GAIN_A] <= 0:
+        if self._fading and self._mix[mixer.MIX_GAIN_A] <= 0:
             self._promote()
 
     def _apply(self, request):
@@ -143,19 +143,19 @@ class LiveChain:
             if self.bypassed:  # nothing of the model is audible: swap at once
                 self._slot_a, self.current, self.incoming = self._slot_b, value, None
             else:
-                mix[kernels.MIX_TARGET_A], mix[kernels.MIX_TARGET_B] = 0, 1
+                mix[mixer.MIX_TARGET_A], mix[mixer.MIX_TARGET_B] = 0, 1
                 self._fading = True
         elif kind == "bypass":
             self.bypassed = value
-            mix[kernels.MIX_TARGET_DRY] = 1 if value else 0
-            mix[kernels.MIX_TARGET_A] = 0 if value else 1
+            mix[mixer.MIX_TARGET_DRY] = 1 if value else 0
+            mix[mixer.MIX_TARGET_A] = 0 if value else 1
 
     def _promote(self):
         """The incoming model has faded in: it becomes model A."""
         mix = self._mix
         self._slot_a, self.current, self.incoming = self._slot_b, self.incoming, None
-        mix[kernels.MIX_GAIN_A], mix[kernels.MIX_TARGET_A] = mix[kernels.MIX_GAIN_B], mix[kernels.MIX_TARGET_B]
-        mix[kernels.MIX_GAIN_B] = mix[kernels.MIX_TARGET_B] = 0
+        mix[mixer.MIX_GAIN_A], mix[mixer.MIX_TARGET_A] = mix[mixer.MIX_GAIN_B], mix[mixer.MIX_TARGET_B]
+        mix[mixer.MIX_GAIN_B] = mix[mixer.MIX_TARGET_B] = 0
         self._fading = False
 
     # -- main thread ---------------------------------------------------------------------------
@@ -185,15 +185,15 @@ class LiveChain:
 
     def counters(self):
         """Muted blocks (non-finite input / output) and limited samples so far."""
-        return {"muted_bad_input": int(self._counters[kernels.COUNT_BAD_INPUT]),
-                "muted_bad_output": int(self._counters[kernels.COUNT_BAD_OUTPUT]),
-                "limited_samples": int(self._counters[kernels.COUNT_LIMITED])}
+        return {"muted_bad_input": int(self._counters[mixer.COUNT_BAD_INPUT]),
+                "muted_bad_output": int(self._counters[mixer.COUNT_BAD_OUTPUT]),
+                "limited_samples": int(self._counters[mixer.COUNT_LIMITED])}
 
     def take_levels(self):
         """(input peak, output peak) since the last call, as linear values; clears them."""
         levels = self._levels.copy()
         self._levels[:] = 0
-        return float(levels[kernels.LEVEL_INPUT_PEAK]), float(levels[kernels.LEVEL_OUTPUT_PEAK])
+        return float(levels[mixer.LEVEL_INPUT_PEAK]), float(levels[mixer.LEVEL_OUTPUT_PEAK])
 
     def render(self, signal, in_channels=1, out_channels=None):
         """Run a mono signal through the chain offline in blocks, as the callback would.

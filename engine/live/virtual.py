@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from .errors import DeviceError
-from .resample import resample  # noqa: F401  (re-exported: the live path plays clips at the server's rate)
+from ..errors import DeviceError
+from ..resample import resample  # noqa: F401  (re-exported: the live path plays clips at the server's rate)
 
 #: Frames per JACK cycle of the virtual interface. The engine still processes its own block size
 #: (PortAudio calls it period / block_size times per cycle); the period is how much the stand-in
@@ -230,7 +230,7 @@ class PlayerProcess:
         np.save(self._signal_path, np.ascontiguousarray(signal, np.float32))
         self.total = len(signal) + extra_frames
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "engine.virtual", "--server", server_name, "--play", self._signal_path,
+            [sys.executable, "-m", "engine.live.virtual", "--server", server_name, "--play", self._signal_path,
              "--record", self._recording_path, "--play-to", play_to, "--record-from", record_from,
              "--extra-frames", str(extra_frames)],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, text=True)
@@ -283,7 +283,7 @@ class PlayerProcess:
 
 def _player_main(argv=None):
     """Child process of PlayerProcess: connect, say "ready", wait for "go", play and record, save."""
-    parser = argparse.ArgumentParser(prog="python -m engine.virtual", description=PlayerProcess.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m engine.live.virtual", description=PlayerProcess.__doc__)
     parser.add_argument("--server", required=True)
     parser.add_argument("--play", required=True)
     parser.add_argument("--record", required=True)

@@ -1,0 +1,151 @@
+"""The live audio callback's one call per block: input, the playing model and the one being faded
+in, bypass, NaN/Inf safety, output gain, limiter and output channels.
+"""
+
+import numpy as np
+from numba import njit
+
+from ..kernels import JIT, ONE, ZERO, process_block, reset_state
+
+# Slots of the ``mix`` array shared between the callback and the kernel.
+MIX_GAIN_A = 0        # current gain of model A (the playing model)
+MIX_GAIN_B = 1        # current gain of model B (the model being faded in)
+MIX_GAIN_DRY = 2      # current gain of the dry input (bypass)
+MIX_TARGET_A = 3      # where each gain is heading …
+MIX_TARGET_B = 4
+MIX_TARGET_DRY = 5
+MIX_STEP = 6          # … by this much per sample (1 / crossfade length)
+MIX_LIMITER_GAIN = 7  # the limiter's current gain
+MIX_SIZE = 8
+
+# Slots of the ``counters`` array.
+COUNT_BAD_INPUT = 0   # blocks muted because the input held NaN or infinity
+COUNT_BAD_OUTPUT = 1  # blocks muted because a network produced NaN or infinity (its state was reset)
+COUNT_LIMITED = 2     # samples the limiter turned down
+COUNTERS_SIZE = 3
+
+# Slots of the ``levels`` array (peaks since the main thread last cleared them).
+LEVEL_INPUT_PEAK = 0
+LEVEL_OUTPUT_PEAK = 1
+
+# A model slot (Processor.kernel_slot): (meta, params, hist, pos, work, initial_state).
+SLOT_META = 0
+SLOT_PARAMS = 1
+SLOT_HIST = 2
+SLOT_POS = 3
+SLOT_WORK = 4
+SLOT_INITIAL = 5
+
+
+@njit(**JIT)
+def reset_slot(slot):
+    """Return a model slot (see Processor.kernel_slot) to its initial state, in place."""
+    reset_state(slot[SLOT_META], slot[SLOT_PARAMS], slot[SLOT_HIST], slot[SLOT_POS], slot[SLOT_WORK],
+                slot[SLOT_INITIAL])
+
+
+@njit(**JIT)
+def run_slot(slot, x, y):
+    """process_block over one mono model slot with its controls held (no ramp); x, y (n, 1)."""
+    n = x.shape[0]
+    process_block(x.reshape(n), y.reshape(n), slot[SLOT_META], slot[SLOT_PARAMS], slot[SLOT_HIST],
+                  slot[SLOT_POS], slot[SLOT_WORK], 0, 1)
+
+
+@njit(**JIT)
+def all_finite(y):
+    for i in range(y.shape[0]):
+        if not np.isfinite(y[i, 0]):
+            return False
+    return True
+
+
+@njit(**JIT)
+def step_towards(value, target, step):
+    if value < target:
+        return min(value + step, target)
+    return max(value - step, target)
+
+
+# The audio callback holds the GIL for the whole block on purpose: a kernel that released it
+# would have to win it back from whatever thread took it meanwhile before the callback can
+# return, and a normal-priority thread preempted while holding it stalls the real-time thread.
+@njit(cache=True, nogil=False, error_model="numpy")
+def live_block(indata, outdata, in_channel, out_channels, x, ya, yb, slot_a, slot_b, run_b,
+               mix, levels, counters, input_gain, output_gain, limiter_on, ceiling, release):
+    """Everything the audio callback does to one block, in one call.
+
+    1. x = input_gain · indata[:, in_channel]; a non-finite input mutes the block and resets
+       the models (counted in COUNT_BAD_INPUT).
+    2. y_a = model A(x) and, while a crossfade runs (run_b), y_b = model B(x); a network whose
+       output is not finite has its state reset and mutes the block (COUNT_BAD_OUTPUT).
+    3. y = output_gain · (g_a·y_a + g_b·y_b + g_dry·x), each gain moving linearly towards its
+       target by MIX_STEP per sample (crossfades for model switches and bypass).
+    4. With the limiter on, y is scaled by a gain that drops at once to ceiling/|y| when |y|
+       would exceed the ceiling and recovers as g ← g + (1 − g)·release: |y| ≤ ceiling always.
+    5. y goes to every channel in out_channels; the others are silent.
+    """
+    n = indata.shape[0]
+    outdata[:, :] = 0
+    peak_in = levels[LEVEL_INPUT_PEAK]
+    finite = True
+    for i in range(n):
+        v = indata[i, in_channel]
+        if np.isfinite(v):
+            peak_in = max(peak_in, abs(v))
+        else:
+            finite = False
+        x[i, 0] = v * input_gain
+    levels[LEVEL_INPUT_PEAK] = peak_in
+    if not finite:
+        counters[COUNT_BAD_INPUT] += 1
+        reset_slot(slot_a)
+        if run_b:
+            reset_slot(slot_b)
+        return
+    xs = x[:n]
+    ys_a = ya[:n]
+    ys_b = yb[:n]
+    run_slot(slot_a, xs, ys_a)
+    ok = all_finite(ys_a)
+    if not ok:
+        reset_slot(slot_a)
+    if run_b:
+        run_slot(slot_b, xs, ys_b)
+        if not all_finite(ys_b):
+            reset_slot(slot_b)
+            ok = False
+    if not ok:
+        counters[COUNT_BAD_OUTPUT] += 1
+        return
+    step = mix[MIX_STEP]
+    gain_a = mix[MIX_GAIN_A]
+    gain_b = mix[MIX_GAIN_B]
+    gain_dry = mix[MIX_GAIN_DRY]
+    limiter = mix[MIX_LIMITER_GAIN]
+    peak_out = levels[LEVEL_OUTPUT_PEAK]
+    for i in range(n):
+        gain_a = step_towards(gain_a, mix[MIX_TARGET_A], step)
+        gain_b = step_towards(gain_b, mix[MIX_TARGET_B], step)
+        gain_dry = step_towards(gain_dry, mix[MIX_TARGET_DRY], step)
+        y = gain_a * ys_a[i, 0] + gain_dry * xs[i, 0]
+        if run_b:
+            y += gain_b * ys_b[i, 0]
+        y *= output_gain
+        if limiter_on:
+            magnitude = abs(y)
+            limiter += (ONE - limiter) * release
+            if magnitude * limiter > ceiling:
+                limiter = ceiling / magnitude
+                counters[COUNT_LIMITED] += 1
+            y *= limiter
+            if abs(y) > ceiling:  # y·(ceiling/|y|) can round one ulp above the ceiling
+                y = ceiling if y > ZERO else -ceiling
+        peak_out = max(peak_out, abs(y))
+        for c in range(out_channels.shape[0]):
+            outdata[i, out_channels[c]] = y
+    mix[MIX_GAIN_A] = gain_a
+    mix[MIX_GAIN_B] = gain_b
+    mix[MIX_GAIN_DRY] = gain_dry
+    mix[MIX_LIMITER_GAIN] = limiter
+    levels[LEVEL_OUTPUT_PEAK] = peak_out
