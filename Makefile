@@ -20,8 +20,10 @@ demo: setup
 test: setup-test
 	$(BIN)/python -m pytest -q
 
-bench: setup
-	$(BIN)/python benchmarks/run_bench.py
+# The kernels' speed beside PyTorch (the README table); engine-bench alone needs no torch.
+bench: setup-test
+	mkdir -p benchmarks/results
+	$(BIN)/python benchmarks/speed_vs_torch.py --json benchmarks/results/latest.json
 
 # Regenerate the committed PyTorch reference fixtures (needs the tools extra: torch).
 fixtures: setup-test

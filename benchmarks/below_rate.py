@@ -25,7 +25,6 @@ import warnings
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests"))
 
 import engine  # noqa: E402
 from engine.evaluate import behaviour  # noqa: E402
@@ -39,7 +38,7 @@ METHODS = ("linear", "cubic", "lagrange5")
 
 def population():
     """(name, Model) pairs: real files and random networks, all treated as 48 kHz models."""
-    from models import random_model
+    from engine.testing import random_model
 
     files = sorted(glob.glob(os.path.join(REPO, "..", "shared", "fixtures", "*", "*.json"))
                    + glob.glob(os.path.join(REPO, "..", "shared", "fixtures", "*", "*.nam"))

@@ -32,7 +32,6 @@ import numpy as np
 import soundfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 import engine  # noqa: E402
 import engine.processor  # noqa: E402

@@ -80,7 +80,6 @@ def main(argv=None):
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)
 
-    sys.path.insert(0, REPO)
     from engine.live.virtual import JackDummyServer
 
     server = JackDummyServer(args.rate, args.block_size, name=f"startup-{os.getpid()}").start()

@@ -1,4 +1,4 @@
-"""Benchmarks of the kernels (``engine-bench``, ``python benchmarks/run_bench.py``).
+"""Benchmarks of the kernels (``engine-bench``; beside PyTorch: ``python benchmarks/speed_vs_torch.py``).
 
 Every timed case builds a model with random PyTorch-like weights (trained rate 44.1 kHz, dense
 head), prepares a Processor at the case's run rate, warms it up, then times ``process(x, out=y)``
@@ -7,12 +7,11 @@ figure is the median over repeated runs of the processing thread's CPU time per 
 time is in the JSON too: on a shared machine the thread's CPU time is the steadier measure of
 what the processing costs). "x real-time" is how many times faster than 48 kHz audio arrives.
 
-When PyTorch is installed the same network runs side by side in ``torch.nn.LSTM``/``GRU`` +
-``Linear``, one thread, the same blocks with the state carried between them, runs interleaved
-with the engine's so both see the same machine; the ratio is the headline figure. (PyTorch has no
-rate correction: it runs the same network uncorrected, which costs it nothing extra.)
+A comparison (``run_benchmark(compare=...)``: benchmarks/speed_vs_torch.py passes PyTorch) runs
+the same network its own way, interleaved with the engine's runs so both see the same machine,
+and the headline table gains its time and the ratio.
 
-Sections: ``headline`` (engine vs PyTorch at R = 48/44.1, linear, block 128, every size),
+Sections: ``headline`` (R = 48/44.1, linear, block 128, every size),
 ``ratios`` (R = 1 … 8 for each interpolation method), ``blocks`` (32 … 4096 samples per call),
 ``threads`` (two channels on one and two threads, wall time), ``startup`` (compile time with an
 empty numba cache, load time with a warm one, peak memory, in fresh processes). The quick set
@@ -32,8 +31,6 @@ import time
 import numpy as np
 
 from .delay import INTERPOLATIONS
-from .formats.common import make_recurrent_layer
-from .model import DenseLayer, Model, validate_model
 from .processor import Processor
 
 MODEL_SAMPLE_RATE = 44100.0
@@ -49,24 +46,21 @@ SECTIONS = ("headline", "ratios", "blocks", "threads", "startup")
 
 
 def random_model(cell, hidden_size, layers=1, seed=0):
-    """A validated single-input model with PyTorch-like random weights U(−1/√H, 1/√H), for timing."""
-    rng = np.random.default_rng(seed)
-    gates = 4 if cell == "lstm" else 3
-    bound = 1.0 / np.sqrt(hidden_size)
+    """A validated single-input model with random weights (engine.testing.random_model), trained at 44.1 kHz.
 
-    def u(*shape):
-        return rng.uniform(-bound, bound, shape).astype(np.float32)
+    Parameters
+    ----------
+    cell : str
+        "lstm" or "gru".
+    hidden_size, layers, seed : int
 
-    stack, width = [], 1
-    for _ in range(layers):
-        stack.append(make_recurrent_layer(cell, width, hidden_size, u(gates * hidden_size, width),
-                                          u(gates * hidden_size, hidden_size), u(gates * hidden_size),
-                                          u(gates * hidden_size)))
-        width = hidden_size
-    stack.append(DenseLayer(weight=u(1, hidden_size), bias=np.zeros(1, np.float32)))
-    return validate_model(Model(layers=tuple(stack), input_size=1, sample_rate=MODEL_SAMPLE_RATE,
-                                sample_rate_source="user", format="benchmark",
-                                path=f"<{cell}-{hidden_size}x{layers}>"))
+    Returns
+    -------
+    Model
+    """
+    from .testing import random_model as build
+
+    return build(cell, hidden=hidden_size, layers=layers, sample_rate=MODEL_SAMPLE_RATE, seed=seed)
 
 
 def test_signal(n, sample_rate):
@@ -127,36 +121,6 @@ def engine_runner(model, sample_rate, method, block_size, samples, channels=1, t
     return runner
 
 
-def torch_runner(model, block_size, samples):
-    """The same network in PyTorch (1 thread), streaming blocks with carried state; None without torch."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(1)
-    recurrent = [layer for layer in model.layers if hasattr(layer, "cell")]
-    first = recurrent[0]
-    kind = torch.nn.LSTM if first.cell == "lstm" else torch.nn.GRU
-    network = kind(1, first.hidden_size, num_layers=len(recurrent), batch_first=True)
-    head = torch.nn.Linear(first.hidden_size, 1)
-    with torch.no_grad():
-        for index, layer in enumerate(recurrent):
-            for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
-                getattr(network, f"{name}_l{index}").copy_(torch.from_numpy(getattr(layer, name)))
-        head.weight.copy_(torch.from_numpy(model.layers[-1].weight))
-        head.bias.copy_(torch.from_numpy(model.layers[-1].bias))
-    x = torch.from_numpy(test_signal(samples, MODEL_SAMPLE_RATE)).reshape(-1, 1)
-    state = [None]
-
-    def process(block_in, _):
-        with torch.inference_mode():
-            out, state[0] = network(block_in.unsqueeze(0), state[0])
-            head(out)
-
-    blocks = blocks_of(x, None, block_size)
-    return Runner(process, blocks, len(blocks) * block_size)
-
-
 def time_interleaved(runners, repeats):
     """Warm every runner up, then run them in turn ``repeats`` times (so all see the same machine)."""
     for runner in runners:
@@ -171,32 +135,32 @@ def case_name(cell, hidden, layers):
     return f"{cell.upper()}-{hidden}" + (f"x{layers}" if layers > 1 else "")
 
 
-def time_case(cell, hidden, layers, ratio_name, method, block_size, samples, repeats, with_torch=False):
-    """One configuration: the engine (and PyTorch beside it when asked and installed).
+def time_case(cell, hidden, layers, ratio_name, method, block_size, samples, repeats, compare=None):
+    """One configuration: the engine, and beside it ``compare``'s runner when one is given.
 
     Returns
     -------
     dict
         The case (cell, hidden_size, layers, ratio, sample_rate, interpolation, block_size), the
         engine's figures (ns_per_sample: median CPU ns per sample, ns_per_sample_min,
-        wall_ns_per_sample, realtime_at_48k) and, with PyTorch, ``torch_ns_per_sample`` and
-        ``speedup`` (PyTorch's time over the engine's).
+        wall_ns_per_sample, realtime_at_48k) and, with a comparison, ``<name>_ns_per_sample``,
+        ``<name>_wall_ns_per_sample`` and ``speedup`` (its time over the engine's).
     """
     model = random_model(cell, hidden, layers)
     rate = MODEL_SAMPLE_RATE * RATIOS[ratio_name]
     runners = [engine_runner(model, rate, method, block_size, samples)]
     processor = runners[0].processor
-    if with_torch:
-        torch = torch_runner(model, block_size, max(block_size, samples // 4))
-        if torch is not None:
-            runners.append(torch)
+    if compare is not None:
+        other = compare.runner(model, block_size, max(block_size, samples // 4))
+        if other is not None:
+            runners.append(other)
     summaries = time_interleaved(runners, repeats)
     result = {"model": case_name(cell, hidden, layers), "cell": cell, "hidden_size": hidden, "layers": layers,
               "ratio_name": ratio_name, "ratio": processor.ratio, "sample_rate": rate,
               "interpolation": processor.interpolation, "block_size": block_size, **summaries[0]}
     if len(summaries) > 1:
-        result["torch_ns_per_sample"] = summaries[1]["ns_per_sample"]
-        result["torch_wall_ns_per_sample"] = summaries[1]["wall_ns_per_sample"]
+        result[f"{compare.name}_ns_per_sample"] = summaries[1]["ns_per_sample"]
+        result[f"{compare.name}_wall_ns_per_sample"] = summaries[1]["wall_ns_per_sample"]
         result["speedup"] = summaries[1]["ns_per_sample"] / summaries[0]["ns_per_sample"]
     return result
 
@@ -225,7 +189,7 @@ started = time.perf_counter()
 import numpy as np
 import engine
 imported = time.perf_counter()
-from engine.bench import random_model
+from engine.testing import random_model
 model = random_model("lstm", 40)
 ready = time.perf_counter()
 processor = engine.Processor(model, sample_rate=48000)
@@ -267,7 +231,7 @@ def processor_memory(cell, hidden, layers=1):
 
 
 def run_benchmark(full=False, cells=("lstm", "gru"), hidden_sizes=None, sections=SECTIONS, samples=32768,
-                  repeats=15, report=print):
+                  repeats=15, report=print, compare=None):
     """Run the chosen sections, print each table through ``report`` as it completes.
 
     Parameters
@@ -280,11 +244,16 @@ def run_benchmark(full=False, cells=("lstm", "gru"), hidden_sizes=None, sections
         Samples processed per timed run (PyTorch: a quarter as many, it is slower).
     repeats : int
         Timed runs per case after one warm-up; the median is reported.
+    report : callable
+        Receives each line of the tables.
+    compare : object, optional
+        Another implementation for the headline table: ``compare.name`` (str) and
+        ``compare.runner(model, block_size, samples)`` → a Runner over the same blocks, or None.
 
     Returns
     -------
     dict
-        {section: rows}, plus "acceptance": the goals checked against this run's figures.
+        {section: rows}.
     """
     grid = FULL if full else QUICK
     hidden_sizes = tuple(hidden_sizes or grid["hidden"])
@@ -294,18 +263,21 @@ def run_benchmark(full=False, cells=("lstm", "gru"), hidden_sizes=None, sections
         return time_case(*args, samples=samples, repeats=repeats, **kwargs)
 
     if "headline" in sections:
-        report(f"\n## Engine vs PyTorch (1 thread): R = {HEADLINE_RATIO} (48 kHz, 44.1 kHz models), linear, "
+        against = f" vs {compare.name}" if compare is not None else ""
+        report(f"\n## Engine{against}: R = {HEADLINE_RATIO} (48 kHz, 44.1 kHz models), linear, "
                f"block {HEADLINE_BLOCK}; CPU ns per sample, median of {repeats}")
-        report(_row("model", "engine ns/sample", "x real-time", "torch ns/sample", "speed-up"))
+        report(_row("model", "engine ns/sample", "x real-time",
+                    *((f"{compare.name} ns/sample", "speed-up") if compare is not None else ())))
         rows = results["headline"] = []
         for cell in cells:
             for layers in grid["layers"]:
                 for hidden in hidden_sizes:
-                    r = timed(cell, hidden, layers, HEADLINE_RATIO, "linear", HEADLINE_BLOCK, with_torch=True)
+                    r = timed(cell, hidden, layers, HEADLINE_RATIO, "linear", HEADLINE_BLOCK, compare=compare)
                     rows.append(r)
-                    report(_row(r["model"], f"{r['ns_per_sample']:.0f}", f"{r['realtime_at_48k']:.0f}",
-                                f"{r['torch_ns_per_sample']:.0f}" if "speedup" in r else "-",
-                                f"{r['speedup']:.1f}x" if "speedup" in r else "-"))
+                    other = (() if compare is None else
+                             (f"{r[compare.name + '_ns_per_sample']:.0f}", f"{r['speedup']:.1f}x") if "speedup" in r
+                             else ("-", "-"))
+                    report(_row(r["model"], f"{r['ns_per_sample']:.0f}", f"{r['realtime_at_48k']:.0f}", *other))
     if "ratios" in sections:
         report(f"\n## Cost against R and interpolation method (block {HEADLINE_BLOCK}): CPU ns per sample")
         report(_row("model", "method", *RATIOS, "R=8 / R=1"))
@@ -347,45 +319,7 @@ def run_benchmark(full=False, cells=("lstm", "gru"), hidden_sizes=None, sections
                         f"{r['peak_rss_mb']:.0f}"))
         report("processor memory (weights + state + work): "
                + ", ".join(f"{name} {size / 1024:.1f} KiB" for name, size in memory.items()))
-    results["acceptance"] = acceptance(results)
-    if results["acceptance"]:
-        report("\n## Goals")
-        for goal in results["acceptance"]:
-            report(f"{'met' if goal['met'] else 'NOT MET':>7}  {goal['goal']}: {goal['measured']}")
     return results
-
-
-def acceptance(results):
-    """The issue's speed goals, checked against this run's figures (where the run measured them)."""
-    goals = []
-
-    def find(rows, **match):
-        return next((r for r in rows if all(r.get(k) == v for k, v in match.items())), None)
-
-    head = results.get("headline", [])
-    lstm = find(head, cell="lstm", hidden_size=40, layers=1)
-    gru = find(head, cell="gru", hidden_size=40, layers=1)
-    if lstm and "speedup" in lstm:
-        goals.append({"goal": "LSTM-40, linear, R = 48/44.1: at least 5x faster than PyTorch",
-                      "measured": f"{lstm['speedup']:.1f}x", "met": lstm["speedup"] >= 5})
-    if lstm and gru:
-        goals.append({"goal": "GRU-40 no slower than LSTM-40",
-                      "measured": f"{gru['ns_per_sample']:.0f} vs {lstm['ns_per_sample']:.0f} ns",
-                      "met": gru["ns_per_sample"] <= lstm["ns_per_sample"]})
-    for cell in ("lstm", "gru"):
-        one = find(results.get("ratios", []), cell=cell, hidden_size=40, ratio_name="1", interpolation="linear")
-        eight = find(results.get("ratios", []), cell=cell, hidden_size=40, ratio_name="8", interpolation="linear")
-        if one and eight:
-            change = eight["ns_per_sample"] / one["ns_per_sample"] - 1
-            goals.append({"goal": f"{cell.upper()}-40: R = 8 within 10% of R = 1",
-                          "measured": f"{100 * change:+.1f}%", "met": abs(change) <= 0.10})
-        small = find(results.get("blocks", []), cell=cell, hidden_size=40, block_size=32)
-        large = find(results.get("blocks", []), cell=cell, hidden_size=40, block_size=4096)
-        if small and large:
-            change = small["ns_per_sample"] / large["ns_per_sample"] - 1
-            goals.append({"goal": f"{cell.upper()}-40: block 32 within 20% of block 4096 per sample",
-                          "measured": f"{100 * change:+.1f}%", "met": abs(change) <= 0.20})
-    return goals
 
 
 def _row(*cells):
@@ -403,13 +337,7 @@ def machine_description():
             cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    try:
-        import torch
-        torch_version = torch.__version__
-    except ImportError:
-        torch_version = None
-    return {"python": platform.python_version(), "numba": numba.__version__, "numpy": np.__version__,
-            "torch": torch_version, "cpu": cpu, "cores": os.cpu_count(), "load_average": os.getloadavg()[0],
+    return {"python": platform.python_version(), "numba": numba.__version__, "numpy": np.__version__, "cpu": cpu, "cores": os.cpu_count(), "load_average": os.getloadavg()[0],
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 

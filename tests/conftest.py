@@ -11,8 +11,9 @@ from pathlib import Path
 # test_allocation.py checks. Nothing before this line imports numba.
 os.environ.setdefault("NUMBA_NRT_STATS", "1")
 
-import numpy as np
 import pytest
+
+from engine.testing import guitar_like_signal  # noqa: F401  (tests import it from here)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("ENGINE_SHARED_DIR", REPO.parent / "shared"))
@@ -28,20 +29,6 @@ def pytest_runtest_makereport(item, call):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         report.outcome = "failed"
         report.longrepr = f"skipped, and ENGINE_FAIL_ON_SKIP=1 forbids skips: {reason}"
-
-
-def guitar_like_signal(n, sample_rate=44100.0, seed=0):
-    """A deterministic plucked-string-like test signal: decaying harmonics with a little noise, float32."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(n) / sample_rate
-    y = np.zeros(n)
-    for start, f0 in ((0.0, 110.0), (0.25, 196.0), (0.5, 146.8), (0.75, 329.6)):
-        active = t >= start
-        tau = t[active] - start
-        for harmonic in range(1, 8):
-            y[active] += 0.5 / harmonic * np.exp(-tau * (3.0 + harmonic)) * np.sin(2 * np.pi * f0 * harmonic * tau)
-    y += 0.01 * rng.standard_normal(n)
-    return (0.5 * y / np.max(np.abs(y))).astype(np.float32)
 
 
 @pytest.fixture(scope="session")

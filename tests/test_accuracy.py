@@ -15,7 +15,7 @@ import pytest
 import engine
 import fast_reference
 from conftest import REPO, guitar_like_signal
-from models import random_model
+from engine.testing import random_model
 from reference import run as reference_run
 
 SECONDS = 10.0

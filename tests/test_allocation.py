@@ -15,7 +15,7 @@ from numba.core.runtime import rtsys
 import engine
 from conftest import guitar_like_signal
 from engine import kernels
-from models import random_model
+from engine.testing import random_model
 
 
 def allocation_count():

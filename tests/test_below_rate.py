@@ -10,7 +10,7 @@ import engine
 from conftest import REPO, guitar_like_signal
 from engine.evaluate import behaviour
 from engine.processor import knob_values
-from models import random_model
+from engine.testing import random_model
 
 MODEL_RATE = 48000.0
 RUN_RATE = 44100.0

@@ -8,7 +8,7 @@ import pytest
 import engine
 from conftest import guitar_like_signal as _signal
 from engine.stability import is_stable, linearise, spectral_radius
-from models import random_model
+from engine.testing import random_model
 from reference import run as reference_run
 
 METHODS = ["linear", "cubic", "lagrange5", "allpass"]

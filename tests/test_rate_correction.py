@@ -5,7 +5,7 @@ import pytest
 
 import engine
 from conftest import guitar_like_signal as _signal
-from models import random_model
+from engine.testing import random_model
 from reference import run as reference_run
 
 

@@ -8,7 +8,7 @@ import engine
 from conftest import guitar_like_signal
 from engine import kernels
 from engine.errors import ArgumentError
-from models import random_model
+from engine.testing import random_model
 
 
 def stereo(n, rate, channels=2):

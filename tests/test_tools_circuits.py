@@ -6,9 +6,7 @@ stack), tools/synth.py for determinism, and the committed models/overdrive_lstm2
 models/README.md claims about it. No torch needed.
 """
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,26 +14,14 @@ import pytest
 import soundfile
 
 import engine
+from tools import circuits, synth
 from conftest import guitar_like_signal
 
 REPO = Path(__file__).resolve().parent.parent
-TOOLS = REPO / "tools"
 MODELS = REPO / "models"
 RATE = 44100
 
 
-def _load(name):
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-circuits = _load("circuits")
-synth = _load("synth")
 
 NVT = circuits.DIODE_EMISSION * circuits.THERMAL_VOLTAGE
 R, C, IS = circuits.CLIPPER_RESISTANCE, circuits.CLIPPER_CAPACITANCE, circuits.DIODE_SATURATION_CURRENT

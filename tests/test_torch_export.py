@@ -7,9 +7,7 @@ can hold it. The first tests need only numpy and the engine; the rest build new 
 without torch green).
 """
 
-import importlib.util
 import json
-import sys
 import warnings
 from pathlib import Path
 
@@ -19,7 +17,6 @@ import pytest
 import engine
 
 FIXTURES = Path(__file__).parent / "fixtures" / "torch"
-TOOLS = Path(__file__).resolve().parent.parent / "tools"
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))
 AUDIO = np.load(FIXTURES / MANIFEST["input"])
 TOLERANCE = 1e-6
@@ -103,14 +100,11 @@ def test_fixture_grid_covers_every_axis():
 
 @pytest.fixture(scope="module")
 def export_torch():
-    """tools/export_torch.py, imported by path (tools/ is scripts, not a package)."""
+    """tools/export_torch.py (it imports torch)."""
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)  # per-sample recurrences are too small to gain from threads
-    spec = importlib.util.spec_from_file_location("export_torch", TOOLS / "export_torch.py")
-    module = importlib.util.module_from_spec(spec)
-    # Registered like an import (the importlib recipe), so its classes pickle by name.
-    sys.modules["export_torch"] = module
-    spec.loader.exec_module(module)
+    from tools import export_torch as module
+
     return module
 
 
