@@ -18,7 +18,8 @@ class PackedNetwork:
     meta : int64 (kernels.HEADER_ROWS + layers, kernels.META_COLUMNS) — the header row holds the
         model's run settings (skip, controls, the work-area layout); the Processor adds the rest.
     params : float32, 64-byte aligned — the header (gains; taps and controls are the
-        Processor's), then every layer's weights in the order the kernels read them.
+        Processor's), then every layer's weights in the order the kernels read them, then the
+        initial state (at meta[0, H_INITIAL]).
     state_size : floats of one history slot: every recurrent layer's state, each padded to
         whole vectors.
     initial_state : float32 (state_size,) — a slot after reset, per layer [h0; c0] or h0.
@@ -198,6 +199,11 @@ def pack(model):
             offset += weights.size
         width = max(width, padded(layer.output_size))
 
+    # The initial state (one history slot) after the weights, for the kernel's resets.
+    initial_state = np.concatenate(initial).astype(np.float32)
+    initial_offset = offset
+    chunks.append(initial_state)
+    offset += initial_state.size
     params = aligned_zeros(offset)
     params[:] = np.concatenate(chunks)
     params[k.P_INPUT_GAIN] = 10.0 ** (model.input_gain_db / 20.0)
@@ -213,6 +219,6 @@ def pack(model):
     head[k.H_SHAT] = head[k.H_ACT] + 2 * width
     head[k.H_SCRATCH] = head[k.H_SHAT] + 2 * state  # ŝ: two buffers of one history slot each
     head[k.H_WORK] = head[k.H_SCRATCH] + scratch
-    return PackedNetwork(meta=meta, params=params, state_size=state,
-                         initial_state=np.concatenate(initial).astype(np.float32),
+    head[k.H_INITIAL] = initial_offset
+    return PackedNetwork(meta=meta, params=params, state_size=state, initial_state=initial_state,
                          work_size=int(head[k.H_WORK]))

@@ -141,7 +141,7 @@ class Processor:
         net.params[kernels.P_FEEDBACK] = feedback
         # 64-byte aligned, so no 16-float load or store straddles two cache lines.
         self._hist = aligned_zeros(c * slots * net.state_size)  # every model has a recurrent layer
-        self._pos = np.zeros(c, np.int64)
+        self._pos = np.zeros((c, kernels.CHANNEL_COLUMNS), np.int64)  # position and non-finite counters
         self._work = aligned_zeros(c * net.work_size)
         self._bind_arguments()
         # Compile (or load from numba's cache) with the exact argument types process() passes.
@@ -182,7 +182,7 @@ class Processor:
         """
         net = self._network
         self._work[:] = 0
-        kernels.reset_state(net.meta, net.params, self._hist, self._pos, self._work, net.initial_state)
+        kernels.reset_state(net.meta, net.params, self._hist, self._pos, self._work)
         self._ctrl_from[:] = self._ctrl_to
         self._ramping = False
         self._update_fast_path()
@@ -232,6 +232,23 @@ class Processor:
         """The control values in effect after the latest process() call (float32 copy)."""
         return self._ctrl_to.copy()
 
+    @property
+    def repairs(self):
+        """What the non-finite guard did since ``prepare``, summed over the channels.
+
+        Returns
+        -------
+        dict
+            ``non_finite_input``: input samples that were NaN or infinite (or became so through
+            the model's input gain), processed as 0; ``non_finite_output``: output samples that
+            would have been NaN or infinite, written as 0; ``state_resets``: times such an output
+            restarted a channel from the model's initial state.
+        """
+        totals = self._pos.sum(axis=0)
+        return {"non_finite_input": int(totals[kernels.POS_BAD_INPUT]),
+                "non_finite_output": int(totals[kernels.POS_BAD_OUTPUT]),
+                "state_resets": int(totals[kernels.POS_STATE_RESETS])}
+
     # -- processing --------------------------------------------------------------------------
 
     def process(self, x, out=None):
@@ -247,7 +264,11 @@ class Processor:
         Returns
         -------
         numpy.ndarray
-            ``out``, or a new float32 array of x's shape.
+            ``out``, or a new float32 array of x's shape. Always finite: an input sample that is
+            NaN or infinite is processed as 0; an output sample that would not be finite (a model
+            whose weights or gains overflow float32) is written as 0 and, where the network
+            itself produced it, the channel restarts from the model's initial state, so one bad
+            sample never poisons the blocks after it. ``repairs`` counts each case.
 
         Raises
         ------
@@ -349,7 +370,7 @@ class Processor:
     def kernel_slot(self):
         """This processor's model as one tuple for the live kernel (engine.live.mixer.live_block).
 
-        (meta, params, hist, pos, work, initial_state), indexed by engine.live.mixer.SLOT_*: the arrays are
+        (meta, params, hist, pos, work), indexed by engine.live.mixer.SLOT_*: the arrays are
         the processor's own, so the kernel advances this processor's state. Controls are held
         (no ramp) in live use. ``prepare`` and a ``set_controls`` that changes the method
         reallocate the state: a slot taken before either is stale and must be taken again.
@@ -359,7 +380,7 @@ class Processor:
         self._ramping = False
         self._header[kernels.H_RAMP_DONE], self._header[kernels.H_RAMP_LENGTH] = 0, 1
         self._update_fast_path()
-        return (net.meta, net.params, self._hist, self._pos, self._work, net.initial_state)
+        return (net.meta, net.params, self._hist, self._pos, self._work)
 
     def close(self):
         """Stop the channel threads (if any). The processor still works afterwards, on one thread."""

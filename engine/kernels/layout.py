@@ -30,7 +30,7 @@ M_STATE = 5        # offset of the layer's state in one history slot (recurrent 
 M_RESET_AFTER = 6  # GRU: 1 = reset gate after the recurrent kernel (PyTorch), 0 = before (Keras)
 M_BLOCKS = 7       # recurrent: full blocks of LANES hidden units; dense: vectors per input row
 M_HALF = 8         # LSTM: 1 if a half block (≤ LANES/2 more units, two gates per vector) ends it
-META_COLUMNS = 13  # (the header row uses them all)
+META_COLUMNS = 14  # (the header row uses them all)
 
 # The header row of ``meta``: the processor's run settings (written by the Processor).
 HEADER_ROWS = 1
@@ -47,6 +47,7 @@ H_WIDTH = 9        # floats per activation vector in the work area
 H_ACT = 10         # offset of the two activation vectors in a channel's work area (after the input)
 H_SHAT = 11        # offset of ŝ in a channel's work area
 H_SCRATCH = 12     # offset of the GRU (reset before) scratch in a channel's work area
+H_INITIAL = 13     # offset in params of the initial state (one history slot), for resets in the kernel
 
 # The header of ``params`` (floats), before the weights.
 P_INPUT_GAIN = 0
@@ -55,3 +56,10 @@ P_FEEDBACK = 2              # the recursive term of the state read (allpass); 0 
 P_TAPS = LANES              # up to LANES taps
 P_CONTROLS = 2 * LANES      # ctrl_from[n], then ctrl_to[n] at P_CONTROLS + n
 MAX_TAPS = LANES
+
+# Columns of ``pos``, the per-channel run state: (channels, CHANNEL_COLUMNS) int64.
+POS_SLOT = 0              # the history slot sample n writes; advanced per sample
+POS_BAD_INPUT = 1         # input samples that were not finite (after the input gain): processed as 0
+POS_BAD_OUTPUT = 2        # output samples that were not finite: written as 0
+POS_STATE_RESETS = 3      # times a non-finite network output restarted the channel from its initial state
+CHANNEL_COLUMNS = 4

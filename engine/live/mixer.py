@@ -5,7 +5,7 @@ in, bypass, NaN/Inf safety, output gain, limiter and output channels.
 import numpy as np
 from numba import njit
 
-from ..kernels import JIT, ONE, ZERO, process_block, reset_state
+from ..kernels import JIT, ONE, POS_BAD_OUTPUT, ZERO, process_block, reset_state
 
 # Slots of the ``mix`` array shared between the callback and the kernel.
 MIX_GAIN_A = 0        # current gain of model A (the playing model)
@@ -28,28 +28,33 @@ COUNTERS_SIZE = 3
 LEVEL_INPUT_PEAK = 0
 LEVEL_OUTPUT_PEAK = 1
 
-# A model slot (Processor.kernel_slot): (meta, params, hist, pos, work, initial_state).
+# A model slot (Processor.kernel_slot): (meta, params, hist, pos, work).
 SLOT_META = 0
 SLOT_PARAMS = 1
 SLOT_HIST = 2
 SLOT_POS = 3
 SLOT_WORK = 4
-SLOT_INITIAL = 5
 
 
 @njit(**JIT)
 def reset_slot(slot):
     """Return a model slot (see Processor.kernel_slot) to its initial state, in place."""
-    reset_state(slot[SLOT_META], slot[SLOT_PARAMS], slot[SLOT_HIST], slot[SLOT_POS], slot[SLOT_WORK],
-                slot[SLOT_INITIAL])
+    reset_state(slot[SLOT_META], slot[SLOT_PARAMS], slot[SLOT_HIST], slot[SLOT_POS], slot[SLOT_WORK])
 
 
 @njit(**JIT)
 def run_slot(slot, x, y):
-    """process_block over one mono model slot with its controls held (no ramp); x, y (n, 1)."""
+    """process_block over one mono model slot with its controls held (no ramp); x, y (n, 1).
+
+    Returns whether the network's output stayed finite: False when the kernel's non-finite guard
+    muted a sample of it (and restarted the state there), or y is not finite.
+    """
     n = x.shape[0]
+    pos = slot[SLOT_POS]
+    muted = pos[0, POS_BAD_OUTPUT]
     process_block(x.reshape(n), y.reshape(n), slot[SLOT_META], slot[SLOT_PARAMS], slot[SLOT_HIST],
-                  slot[SLOT_POS], slot[SLOT_WORK], 0, 1)
+                  pos, slot[SLOT_WORK], 0, 1)
+    return pos[0, POS_BAD_OUTPUT] == muted and all_finite(y)
 
 
 @njit(**JIT)
@@ -106,13 +111,11 @@ def live_block(indata, outdata, in_channel, out_channels, x, ya, yb, slot_a, slo
     xs = x[:n]
     ys_a = ya[:n]
     ys_b = yb[:n]
-    run_slot(slot_a, xs, ys_a)
-    ok = all_finite(ys_a)
+    ok = run_slot(slot_a, xs, ys_a)
     if not ok:
         reset_slot(slot_a)
     if run_b:
-        run_slot(slot_b, xs, ys_b)
-        if not all_finite(ys_b):
+        if not run_slot(slot_b, xs, ys_b):
             reset_slot(slot_b)
             ok = False
     if not ok:
