@@ -117,8 +117,9 @@ def process_main(argv=None):
               f"({report.subtype}); model at {model.sample_rate:g} Hz, R = {report.ratio:.6g}, {method}; "
               f"{seconds / max(elapsed, 1e-9):.1f}x real time{muted}")
         if report.non_finite_samples:
+            restarts = (f", and its state restarted {report.state_resets} time(s)" if report.state_resets else "")
             print(f"warning: the model produced {report.non_finite_samples} NaN or infinite sample(s) (its output "
-                  f"blew up); they were written as silence (0)", file=sys.stderr)
+                  f"blew up); they were written as silence (0){restarts}", file=sys.stderr)
         if report.clipped_samples:
             print(f"warning: {report.clipped_samples} sample(s) exceeded full scale and were clipped "
                   f"(the output format is integer; write a float WAV to keep them)", file=sys.stderr)

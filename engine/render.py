@@ -32,7 +32,8 @@ BLOCK_FRAMES = 65536
 class RenderReport:
     """What a render did: frames written, the rate and ratio it ran at, clipped samples, the subtype
     written, the output samples that were not finite (written as 0), and the method that ran (which
-    the stability check may have chosen in place of the requested one)."""
+    the stability check may have chosen in place of the requested one). ``state_resets``: how often
+    the kernels restarted a channel after its network produced a non-finite value (Processor.repairs)."""
 
     frames: int
     sample_rate: float
@@ -41,6 +42,7 @@ class RenderReport:
     clipped_samples: int
     subtype: str
     non_finite_samples: int = 0
+    state_resets: int = 0
     interpolation: str = ""
     requested_interpolation: str = ""
 
@@ -154,9 +156,15 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
         finally:
             if temporary is not None and os.path.exists(temporary):
                 os.unlink(temporary)
+    # Where the Processor keeps its own non-finite guard (Processor.repairs: the kernels mute a
+    # non-finite network output and restart that channel), its mutes never reach _mute_non_finite:
+    # count both.
+    repairs = getattr(processor, "repairs", None) or {}
+    non_finite += int(repairs.get("non_finite_output", 0))
     return RenderReport(frames=done, sample_rate=float(info.samplerate), channels=info.channels,
                         ratio=processor.ratio, clipped_samples=clipped, subtype=subtype,
-                        non_finite_samples=non_finite, interpolation=processor.interpolation,
+                        non_finite_samples=non_finite, state_resets=int(repairs.get("state_resets", 0)),
+                        interpolation=processor.interpolation,
                         requested_interpolation=processor.requested_interpolation)
 
 
