@@ -72,7 +72,12 @@ class ProgressBar:
 
 @_entry_point
 def process_main(argv=None):
-    """engine-process: render an audio file through a model at the file's own rate."""
+    """engine-process: render an audio file through a model at the file's own rate.
+
+    The output is written to a temporary file and moved into place when complete; the file never
+    holds a NaN or infinite sample (the summary counts those muted). SIGTERM removes the temporary
+    file and exits 143, as a process killed by it does.
+    """
     parser = argparse.ArgumentParser(
         prog="engine-process",
         description="Run an audio file through a trained LSTM/GRU model at the file's own sample rate, "

@@ -95,8 +95,8 @@ class Processor:
         Independent channels, each with its own state (at most MAX_CHANNELS = 64); audio is
         (n, channels) when > 1.
     threads : int
-        Run the channels on up to this many threads (at most MAX_THREADS = 64) (a small pool the processor keeps; the
-        kernels release the GIL) for blocks of THREADED_FRAMES frames or more; shorter blocks run
+        Run the channels on up to this many threads, at most MAX_THREADS = 64 (a small pool the
+        processor keeps; the kernels release the GIL) for blocks of THREADED_FRAMES frames or more; shorter blocks run
         on the calling thread, as handing one to a thread costs more than it saves. The output is
         bit-identical to ``threads=1``.
     controls : sequence of float, optional
@@ -133,8 +133,8 @@ class Processor:
         _positive_int(max_block_size, "max_block_size", MAX_BLOCK_SIZE, "MAX_BLOCK_SIZE")  # before any thread starts
         # The processor's one token: a method takes it (list.pop is atomic) for as long as it
         # uses the kernel's arrays, and gives it back; a second thread finds the list empty.
-        # threading.Lock.acquire(False) is the textbook guard, but costs ~400 ns a call here
-        # against ~50 ns for pop and append (process() at 32 samples pays ~1.5 % per 100 ns).
+        # threading.Lock.acquire(False) is the textbook guard, but costs 200–400 ns a call here
+        # against ≤ 50 ns for pop and append (process() at 32 samples pays ~1.5 % per 100 ns).
         self._token = [True]
         self._network = net = pack(model)
         # The control values live in the header of the kernel's params: from, then to.
