@@ -5,9 +5,9 @@ array and compiles/warms the kernel with exactly the array types ``process`` pas
 clears the state without allocating; ``process`` runs in real time, one kernel call per block
 (or per thread and block, see ``threads``), allocating only the returned array (none with ``out=``).
 
-A Processor serves one thread at a time: ``process``, ``prepare``, ``reset``, ``set_controls``,
-``close`` and ``kernel_slot`` all touch the arrays the kernel is running on, so a call made while
-another thread is inside one of them raises ConcurrencyError instead of corrupting memory.
+A Processor serves one thread at a time: ``process``, ``prepare``, ``reset``, ``set_controls``
+and ``close`` all touch the arrays the kernel is running on, so a call made while another thread
+is inside one of them raises ConcurrencyError instead of corrupting memory.
 """
 
 
@@ -117,8 +117,8 @@ class Processor:
     Notes
     -----
     One thread at a time: a method called while another thread is inside ``process``,
-    ``prepare``, ``reset``, ``set_controls``, ``close`` or ``kernel_slot`` raises
-    ConcurrencyError (an atomic try-take of a token, ~50 ns per call; nothing waits).
+    ``prepare``, ``reset``, ``set_controls`` or ``close`` raises ConcurrencyError (an atomic
+    try-take of a token, ≤ 50 ns per call; nothing waits).
     """
 
     def __init__(self, model, sample_rate, interpolation=DEFAULT_INTERPOLATION, max_block_size=4096, channels=1,
@@ -438,7 +438,6 @@ class Processor:
         (x, y: (n · channels,) float32, C-contiguous, channels interleaved)."""
         return (x, y) + self._arguments
 
-    @_exclusive
     def kernel_slot(self):
         """This processor's model as one tuple for the live kernel (kernels.live_block).
 
@@ -446,6 +445,9 @@ class Processor:
         the processor's own, so the kernel advances this processor's state. Controls are held
         (no ramp) in live use. ``prepare`` and a ``set_controls`` that changes the method
         reallocate the state: a slot taken before either is stale and must be taken again.
+
+        Not guarded by the one-thread token (see the class notes): the live chain calls it on the
+        audio thread, where an exception would stop the stream, and it only writes header values.
         """
         net = self._network
         self._ctrl_from[:] = self._ctrl_to

@@ -135,7 +135,6 @@ def test_every_method_that_touches_the_kernel_arrays_refuses_a_second_thread(kno
             "reset": processor.reset,
             "set_controls": lambda: processor.set_controls([0.9]),
             "close": processor.close,
-            "kernel_slot": processor.kernel_slot,
         }
         for name, attempt in attempts.items():
             with pytest.raises(ConcurrencyError, match=rf"^Processor\.{name}\(\) was called while another thread") as info:
