@@ -72,7 +72,12 @@ class ProgressBar:
 
 @_entry_point
 def process_main(argv=None):
-    """engine-process: render an audio file through a model at the file's own rate."""
+    """engine-process: render an audio file through a model at the file's own rate.
+
+    The output is written to a temporary file and moved into place when complete; the file never
+    holds a NaN or infinite sample (the summary counts those muted). SIGTERM removes the temporary
+    file and exits 143, as a process killed by it does.
+    """
     parser = argparse.ArgumentParser(
         prog="engine-process",
         description="Run an audio file through a trained LSTM/GRU model at the file's own sample rate, "
@@ -92,19 +97,34 @@ def process_main(argv=None):
     args = parser.parse_args(argv)
 
     from .formats import load_model
-    from .render import render_file
+    from .render import RenderTerminated, render_file
 
     model = load_model(args.model, sample_rate=args.model_rate)
     progress = None if args.quiet else ProgressBar(os.path.basename(args.input), min_frames=10 * 48000)
     started = time.perf_counter()
-    report = render_file(model, args.input, args.output, interpolation=args.interpolation,
-                         controls=args.control, force=args.force, progress=progress)
+    try:
+        report = render_file(model, args.input, args.output, interpolation=args.interpolation,
+                             controls=args.control, force=args.force, progress=progress)
+    except RenderTerminated as exc:
+        # render_file removed its temporary file; exit as a process killed by SIGTERM reports (128 + 15).
+        end_of_bar = "\n" if progress is not None and progress.interactive else ""
+        print(f"{end_of_bar}engine-process: {exc}", file=sys.stderr)
+        return 143
     elapsed = time.perf_counter() - started
     if not args.quiet:
         seconds = report.frames / report.sample_rate
+        method = report.interpolation
+        if report.interpolation != report.requested_interpolation:
+            method += f" (the stability check replaced the requested {report.requested_interpolation})"
+        muted = (f"; {report.non_finite_samples} non-finite output sample(s) muted" if report.non_finite_samples
+                 else "")
         print(f"wrote {args.output}: {seconds:.2f} s, {report.channels} channel(s) at {report.sample_rate:g} Hz "
-              f"({report.subtype}); model at {model.sample_rate:g} Hz, R = {report.ratio:.6g}, {args.interpolation}; "
-              f"{seconds / max(elapsed, 1e-9):.1f}x real time")
+              f"({report.subtype}); model at {model.sample_rate:g} Hz, R = {report.ratio:.6g}, {method}; "
+              f"{seconds / max(elapsed, 1e-9):.1f}x real time{muted}")
+        if report.non_finite_samples:
+            restarts = (f", and its state restarted {report.state_resets} time(s)" if report.state_resets else "")
+            print(f"warning: the model produced {report.non_finite_samples} NaN or infinite sample(s) (its output "
+                  f"blew up); they were written as silence (0){restarts}", file=sys.stderr)
         if report.clipped_samples:
             print(f"warning: {report.clipped_samples} sample(s) exceeded full scale and were clipped "
                   f"(the output format is integer; write a float WAV to keep them)", file=sys.stderr)

@@ -47,5 +47,9 @@ class DeviceError(EngineError, OSError):
     """An audio device cannot be opened or went away."""
 
 
+class ConcurrencyError(EngineError, RuntimeError):
+    """A Processor was called from a second thread while another call on it was running."""
+
+
 class StabilityWarning(UserWarning):
     """The requested interpolation was predicted unstable at this rate; a stable one runs instead."""

@@ -4,25 +4,69 @@ Lifecycle (the same words as RTNeural and NeuralAmpModelerCore): ``prepare`` all
 array and compiles/warms the kernel with exactly the array types ``process`` passes; ``reset``
 clears the state without allocating; ``process`` runs in real time, one kernel call per block
 (or per thread and block, see ``threads``), allocating only the returned array (none with ``out=``).
+
+A Processor serves one thread at a time: ``process``, ``prepare``, ``reset``, ``set_controls``
+and ``close`` all touch the arrays the kernel is running on, so a call made while another thread
+is inside one of them raises ConcurrencyError instead of corrupting memory.
 """
 
 
+import functools
+import math
 import queue
 import threading
 import warnings
 import weakref
+from collections.abc import Sequence
 
 import numpy as np
 
 from . import kernels
 from .delay import (DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots,
                     needs_stability_check, read_filter)
-from .errors import ArgumentError, AudioInputError, ControlError, StabilityWarning
+from .errors import ArgumentError, AudioInputError, ConcurrencyError, ControlError, StabilityWarning
 from .model import Model
 from .packing import aligned_zeros, pack
 from .rates import check_sample_rate, rate_ratio
 
-__all__ = ["Processor", "INTERPOLATIONS"]
+__all__ = ["Processor", "INTERPOLATIONS", "MAX_CHANNELS", "MAX_BLOCK_SIZE", "MAX_THREADS"]
+
+#: The most channels one Processor runs. 64 is a MADI stream, more than any audio interface or
+#: surround/ambisonic format (7.1.4: 12; third-order ambisonics: 16) needs; beyond it a value is
+#: a mistake (a frame count passed as channels), refused before anything is allocated.
+MAX_CHANNELS = 64
+#: The longest block one kernel call handles: 2**20 frames (21.8 s at 48 kHz). process() splits
+#: longer inputs, and beyond a few thousand frames a longer block gains nothing; the threaded
+#: path keeps two buffers of max_block_size frames for its workers' channels, so this bounds them
+#: (at most 2 · 2**20 · 63 · 4 bytes ≈ 0.5 GB, with 64 channels on several threads).
+MAX_BLOCK_SIZE = 2 ** 20
+#: The most threads ``threads`` may ask for (never more than ``channels`` run).
+MAX_THREADS = MAX_CHANNELS
+
+
+def _exclusive(method):
+    """Run a Processor method holding the processor's token (see Processor.process), or raise ConcurrencyError."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def exclusive(self, *args, **kwargs):
+        token = self._token
+        try:
+            token.pop()
+        except IndexError:
+            raise _busy(name) from None
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            token.append(True)
+
+    return exclusive
+
+
+def _busy(name):
+    return ConcurrencyError(f"Processor.{name}() was called while another thread is inside one of this processor's "
+                            "methods; a Processor serves one thread at a time: give each thread its own, or "
+                            "serialise the calls with a lock")
 
 
 class Processor:
@@ -45,12 +89,14 @@ class Processor:
         False runs the requested method even where it is predicted unstable. For evaluating the
         check itself (benchmarks/below_rate.py); never for audio anyone listens to.
     max_block_size : int
-        The longest block one kernel call handles; longer inputs are split.
+        The longest block one kernel call handles (at most MAX_BLOCK_SIZE = 2**20 frames); longer
+        inputs are split.
     channels : int
-        Independent channels, each with its own state; audio is (n, channels) when > 1.
+        Independent channels, each with its own state (at most MAX_CHANNELS = 64); audio is
+        (n, channels) when > 1.
     threads : int
-        Run the channels on up to this many threads (a small pool the processor keeps; the
-        kernels release the GIL) for blocks of THREADED_FRAMES frames or more; shorter blocks run
+        Run the channels on up to this many threads, at most MAX_THREADS = 64 (a small pool the
+        processor keeps; the kernels release the GIL) for blocks of THREADED_FRAMES frames or more; shorter blocks run
         on the calling thread, as handing one to a thread costs more than it saves. The output is
         bit-identical to ``threads=1``.
     controls : sequence of float, optional
@@ -65,7 +111,14 @@ class Processor:
     SampleRateError
         If ``sample_rate`` is not a positive number or R is outside the supported range.
     ArgumentError
-        If ``interpolation``, ``max_block_size`` or ``channels`` is invalid.
+        If ``interpolation``, ``max_block_size``, ``channels`` or ``threads`` is invalid or above
+        its cap.
+
+    Notes
+    -----
+    One thread at a time: a method called while another thread is inside ``process``,
+    ``prepare``, ``reset``, ``set_controls`` or ``close`` raises ConcurrencyError (an atomic
+    try-take of a token, ≤ 50 ns per call; nothing waits).
     """
 
     def __init__(self, model, sample_rate, interpolation=DEFAULT_INTERPOLATION, max_block_size=4096, channels=1,
@@ -75,8 +128,14 @@ class Processor:
         self.model = model
         self.requested_interpolation = self.interpolation = check_interpolation(interpolation)
         self.check_stability = bool(check_stability)
-        self.channels = _positive_int(channels, "channels")
-        self.threads = min(_positive_int(threads, "threads"), self.channels)
+        self.channels = _positive_int(channels, "channels", MAX_CHANNELS, "MAX_CHANNELS")
+        self.threads = min(_positive_int(threads, "threads", MAX_THREADS, "MAX_THREADS"), self.channels)
+        _positive_int(max_block_size, "max_block_size", MAX_BLOCK_SIZE, "MAX_BLOCK_SIZE")  # before any thread starts
+        # The processor's one token: a method takes it (list.pop is atomic) for as long as it
+        # uses the kernel's arrays, and gives it back; a second thread finds the list empty.
+        # threading.Lock.acquire(False) is the textbook guard, but costs 200–400 ns a call here
+        # against ≤ 50 ns for pop and append (process() at 32 samples pays ~1.5 % per 100 ns).
+        self._token = [True]
         self._network = net = pack(model)
         # The control values live in the header of the kernel's params: from, then to.
         n_controls = max(model.num_controls, 0)
@@ -92,10 +151,13 @@ class Processor:
         self._pool = _ChannelThreads(self.threads - 1) if self.threads > 1 else None
         if self._pool is not None:
             weakref.finalize(self, self._pool.close)
-        self.prepare(sample_rate, max_block_size)
+        # Unguarded (no other thread holds this object yet), so that a StabilityWarning's
+        # stacklevel still points at the caller's line.
+        Processor.prepare.__wrapped__(self, sample_rate, max_block_size)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    @_exclusive
     def prepare(self, sample_rate, max_block_size=None):
         """Allocate the state for ``sample_rate``, compile and warm up the kernel, then reset.
 
@@ -110,11 +172,13 @@ class Processor:
         ------
         SampleRateError, ArgumentError
             As the constructor.
+        ConcurrencyError
+            If another thread is using the processor.
         """
         # Validate everything before changing anything, so a refused prepare leaves the processor as it was.
         sample_rate = check_sample_rate(sample_rate, "sample_rate")
         if max_block_size is not None:
-            max_block_size = _positive_int(max_block_size, "max_block_size")
+            max_block_size = _positive_int(max_block_size, "max_block_size", MAX_BLOCK_SIZE, "MAX_BLOCK_SIZE")
         ratio = rate_ratio(sample_rate, self.model.sample_rate, self.model.path)
         self.sample_rate, self.ratio = sample_rate, ratio
         if max_block_size is not None:
@@ -147,7 +211,7 @@ class Processor:
         # Compile (or load from numba's cache) with the exact argument types process() passes.
         warm = np.zeros(c, np.float32)
         self._run(warm, warm.copy())
-        self.reset()
+        self._reset()
 
     def _stable_interpolation(self, stacklevel):
         """The requested method, or the best one predicted stable where it is not.
@@ -175,11 +239,20 @@ class Processor:
                           + f"); running {chosen} instead", StabilityWarning, stacklevel=stacklevel)
         return chosen
 
+    @_exclusive
     def reset(self):
         """Return every channel to the model's initial state; pending control values apply at once.
 
         Allocates nothing.
+
+        Raises
+        ------
+        ConcurrencyError
+            If another thread is using the processor.
         """
+        self._reset()
+
+    def _reset(self):
         net = self._network
         self._work[:] = 0
         kernels.reset_state(net.meta, net.params, self._hist, self._pos, self._work)
@@ -190,6 +263,7 @@ class Processor:
 
     # -- controls ----------------------------------------------------------------------------
 
+    @_exclusive
     def set_controls(self, values):
         """Set the control inputs (knobs) of a conditioned model.
 
@@ -213,6 +287,8 @@ class Processor:
         ------
         ControlError
             If the count is wrong or a value is not a finite number.
+        ConcurrencyError
+            If another thread is using the processor.
         """
         array = check_controls(self.model, values)
         changed = not np.array_equal(self._ctrl_to, array.astype(np.float32))
@@ -274,20 +350,36 @@ class Processor:
         ------
         AudioInputError
             If x or out has the wrong dtype or shape, or out is not C-contiguous and writeable.
+        ConcurrencyError
+            If another thread is using the processor (see the class notes).
         """
-        # The real-time case in as few Python operations as possible (at 32 samples a block, every
-        # 100 ns here costs ~1.5% of the work): mono, out given, one kernel call, no ramp. numba's
-        # dispatcher checks the array types (process_block has one signature and never compiles
-        # another): anything else raises TypeError, and the general path below explains or copies.
-        if self._single_call:
-            try:
-                n = len(x)  # both 1-D (the kernel's signature), so equal lengths mean equal shapes
-                if n == len(out) and 0 < n <= self.max_block_size:
-                    self._kernel(x, out, *self._arguments)
-                    self._fresh = False
-                    return out
-            except TypeError:
-                pass
+        # The token first (see __init__): prepare() on another thread swaps the arrays the kernel
+        # runs on, and two kernels on one state write over each other.
+        token = self._token
+        try:
+            token.pop()
+        except IndexError:
+            raise _busy("process") from None
+        try:
+            # The real-time case in as few Python operations as possible (at 32 samples a block,
+            # every 100 ns here costs ~1.5% of the work): mono, out given, one kernel call, no
+            # ramp. numba's dispatcher checks the array types (process_block has one signature and
+            # never compiles another): anything else raises TypeError, and _process explains or copies.
+            if self._single_call:
+                try:
+                    n = len(x)  # both 1-D (the kernel's signature), so equal lengths mean equal shapes
+                    if n == len(out) and 0 < n <= self.max_block_size:
+                        self._kernel(x, out, *self._arguments)
+                        self._fresh = False
+                        return out
+                except TypeError:
+                    pass
+            return self._process(x, out)
+        finally:
+            token.append(True)
+
+    def _process(self, x, out):
+        """process() for every case but the fast one (the caller holds the token)."""
         frames = self._as_frames(x, "x")
         if out is None:
             result = np.empty(x.shape, np.float32)
@@ -374,6 +466,9 @@ class Processor:
         the processor's own, so the kernel advances this processor's state. Controls are held
         (no ramp) in live use. ``prepare`` and a ``set_controls`` that changes the method
         reallocate the state: a slot taken before either is stale and must be taken again.
+
+        Not guarded by the one-thread token (see the class notes): the live chain calls it on the
+        audio thread, where an exception would stop the stream, and it only writes header values.
         """
         net = self._network
         self._ctrl_from[:] = self._ctrl_to
@@ -382,8 +477,15 @@ class Processor:
         self._update_fast_path()
         return (net.meta, net.params, self._hist, self._pos, self._work)
 
+    @_exclusive
     def close(self):
-        """Stop the channel threads (if any). The processor still works afterwards, on one thread."""
+        """Stop the channel threads (if any). The processor still works afterwards, on one thread.
+
+        Raises
+        ------
+        ConcurrencyError
+            If another thread is using the processor.
+        """
         if self._pool is not None:
             self._pool.close()
             self._pool = None
@@ -514,7 +616,8 @@ def check_controls(model, values):
     Parameters
     ----------
     model : Model
-    values : sequence of float
+    values : sequence of float or 1-D numpy array
+        Real numbers only (int, float or a numpy number; not bool, not text), one per knob.
 
     Returns
     -------
@@ -524,25 +627,88 @@ def check_controls(model, values):
     Raises
     ------
     ControlError
-        If a value is not a number, the count is wrong, or a value is not finite or beyond float32.
+        If ``values`` is not a sequence or 1-D array of real numbers, the count is wrong, or a
+        value is not finite or beyond float32.
     """
-    try:
-        array = np.asarray(values, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise ControlError(f"controls must be numbers, got {values!r}") from None
+    # np.asarray(values, float64) alone would read "0.7" and True as numbers, and raise
+    # OverflowError on an int too large for a float: check the kinds first.
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1 or values.dtype.kind not in "iuf":
+            raise ControlError(f"controls must be numbers in a sequence or 1-D array, got an array of dtype "
+                               f"{values.dtype}, shape {values.shape}")
+        items = values.tolist()
+    elif isinstance(values, (str, bytes, bytearray)) or not isinstance(values, Sequence):
+        if isinstance(values, (str, bytes, bytearray)):
+            found = f"the text {_quote(values)}"
+        elif _is_real(values):
+            found = f"the single number {_quote(values)} (write [{_quote(values)}])"
+        else:
+            found = f"a {type(values).__name__}"
+        raise ControlError(f"controls must be a sequence of numbers, one per knob, got {found}")
+    else:
+        items = list(values)
+        if not all(_is_real(value) for value in items):
+            raise ControlError(f"controls must be numbers, got {_quote(values)}")
     count = max(model.num_controls, 0)
-    if array.size != count:
-        raise ControlError(f"{model.name} takes {count} control value(s), got {array.size}")
+    if len(items) != count:
+        raise ControlError(f"{model.name} takes {count} control value(s), got {len(items)}")
+    limit = float(np.finfo(np.float32).max)
+    numbers = []
+    for value in items:
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float64
+            raise ControlError(f"control values must fit in float32 (±{limit:.4g}), got {_quote(values)}") from None
+        numbers.append(number)
+    array = np.array(numbers, dtype=np.float64)
     if not np.all(np.isfinite(array)):
-        raise ControlError(f"control values must be finite, got {values!r}")
-    if np.any(np.abs(array) > np.finfo(np.float32).max):
-        raise ControlError(f"control values must fit in float32 (±{np.finfo(np.float32).max:.4g}), got {values!r}")
+        raise ControlError(f"control values must be finite, got {_quote(values)}")
+    if np.any(np.abs(array) > limit):
+        raise ControlError(f"control values must fit in float32 (±{limit:.4g}), got {_quote(values)}")
     return array
 
 
-def _positive_int(value, name):
+def _is_real(value):
+    """Whether value is a real number: int, float or a numpy integer/float, and not bool."""
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)))
+
+
+def _quote(value, limit=80):
+    """repr(value), cut to ``limit`` characters: an error message stays one readable line.
+
+    An int of more than ~4300 digits has no repr at all (Python refuses to write it), and a
+    shorter huge one would fill the screen: such ints, alone or in a list, are described.
+    """
+    if isinstance(value, (list, tuple)) and any(_is_huge_int(item) for item in value[:64]):
+        inner = ", ".join(_quote(item, limit) for item in value[:8]) + (", …" if len(value) > 8 else "")
+        text = f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    elif _is_huge_int(value):
+        return f"an integer of {_digits(value)} digits"
+    else:
+        try:
+            text = repr(value)
+        except Exception:  # a repr that fails must not replace the error being reported
+            text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _is_huge_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 136  # > 40 digits
+
+
+def _digits(value):
+    """The number of decimal digits of a (huge) int, without writing it out."""
+    digits = int(abs(value).bit_length() * math.log10(2)) + 1
+    return digits if abs(value) >= 10 ** (digits - 1) else digits - 1
+
+
+def _positive_int(value, name, cap, cap_name):
+    """value as an int from 1 to cap, or raise ArgumentError naming ``name`` and the cap's constant."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ArgumentError(f"{name} must be a whole number ≥ 1, got {value!r}")
+        raise ArgumentError(f"{name} must be a whole number ≥ 1, got {_quote(value)}")
+    if value > cap:
+        raise ArgumentError(f"{name} is {_quote(value)}, above the cap of {cap} (engine.processor.{cap_name})")
     return int(value)
 
 
