@@ -15,15 +15,15 @@ validated network) → ``packing`` and ``kernels`` (the compiled per-sample netw
 
 import importlib
 
-from .errors import (ArgumentError, AudioFileError, AudioInputError, ConfigError, ControlError, DeviceError, EngineError,
-                     ModelFileError, SampleRateError, StabilityWarning, UnsupportedModelError)
+from .errors import (ArgumentError, AudioFileError, AudioInputError, ConcurrencyError, ConfigError, ControlError,
+                     DeviceError, EngineError, ModelFileError, SampleRateError, StabilityWarning, UnsupportedModelError)
 
 _LAZY = {"load_model": "formats", "Model": "model", "Processor": "processor", "INTERPOLATIONS": "delay"}
 
 __all__ = [
     "load_model", "Model", "Processor", "INTERPOLATIONS",
     "EngineError", "ArgumentError", "ModelFileError", "UnsupportedModelError", "SampleRateError", "AudioInputError",
-    "ControlError", "ConfigError", "AudioFileError", "DeviceError", "StabilityWarning",
+    "ControlError", "ConfigError", "AudioFileError", "DeviceError", "ConcurrencyError", "StabilityWarning",
 ]
 
 
