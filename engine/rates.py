@@ -22,10 +22,15 @@ MAX_RATIO = 64.0
 INTEGER_RATIO_TOLERANCE = 1e-9
 
 
+_QUOTE = reprlib.Repr()  # the same shortening as engine.model.quote (this module stays free of numpy)
+_QUOTE.maxstring = _QUOTE.maxother = 60
+_QUOTE.maxlong = 24
+
+
 def _quote(value):
     """A short repr for a message (a rate read from a file may be a string of megabytes)."""
     try:
-        return reprlib.repr(value)
+        return _QUOTE.repr(value)
     except Exception:
         return f"a value of type {type(value).__name__}"
 

@@ -74,7 +74,7 @@ def load_model(path, sample_rate=None):
         message = str(exc)
         if len(message) <= MAX_MESSAGE_CHARS:
             raise
-        cut = MAX_MESSAGE_CHARS // 2
+        cut = (MAX_MESSAGE_CHARS - 3) // 2
         raise type(exc)(f"{message[:cut]} … {message[-cut:]}") from None
     if user_rate is not None:
         model = model.with_sample_rate(user_rate, "user")
