@@ -31,7 +31,12 @@ GATES = {"lstm": 4, "gru": 3}
 # enough that the biggest accepted model still loads in seconds and fits in memory.
 
 #: The largest model file read (bytes). A hidden-512 LSTM, the largest accepted, is ~23 MB of JSON.
+#: The worst 64 MiB file (all short floats, "0.1,0.1,…") parses into ~0.8 GB of Python objects.
 MAX_MODEL_FILE_BYTES = 64 * 1024 * 1024
+#: The most JSON arrays and objects ("[" and "{") a model file may hold, counted before parsing.
+#: The largest accepted model has ~10^5 (one array per matrix row); 64 MiB of "[],[],…" would
+#: parse into 22 million lists (1.7 GB, and 40 s of garbage collection).
+MAX_JSON_CONTAINERS = 1_000_000
 #: The largest hidden size of an LSTM/GRU layer.
 MAX_HIDDEN_SIZE = 512
 #: The most LSTM/GRU layers in one model.
@@ -44,7 +49,8 @@ MAX_INPUT_SIZE = 64
 MAX_DENSE_WIDTH = 4096
 
 LIMITS = {
-    "MAX_MODEL_FILE_BYTES": (MAX_MODEL_FILE_BYTES, "bytes"),
+    "MAX_MODEL_FILE_BYTES": (MAX_MODEL_FILE_BYTES, "bytes for a model file"),
+    "MAX_JSON_CONTAINERS": (MAX_JSON_CONTAINERS, "JSON arrays and objects in a model file"),
     "MAX_HIDDEN_SIZE": (MAX_HIDDEN_SIZE, "hidden units per LSTM/GRU layer"),
     "MAX_RECURRENT_LAYERS": (MAX_RECURRENT_LAYERS, "LSTM/GRU layers"),
     "MAX_LAYERS": (MAX_LAYERS, "layers"),
@@ -274,11 +280,33 @@ def format_shape(shape):
     return f"({', '.join(map(str, shape[:4]))}, ... {len(shape)} dimensions)"
 
 
+def _flatten(value):
+    """(shape, leaves in row-major order, the set of the leaves' types), or None if ragged.
+
+    Walks one nesting level at a time: no recursion, so hostile nesting thousands deep is fine,
+    and each level costs one C-level pass (chain, map(type), map(len)), so a million weights
+    take ~50 ms, less than parsing their JSON.
+    """
+    shape = []
+    level = [value]
+    while True:
+        kinds = set(map(type, level))
+        if list not in kinds:
+            return tuple(shape), level, kinds
+        if len(kinds) != 1:
+            return None  # lists mixed with leaves
+        lengths = set(map(len, level))
+        if len(lengths) != 1:
+            return None
+        length = lengths.pop()
+        shape.append(length)
+        if length == 0:
+            return tuple(shape), [], set()
+        level = list(itertools.chain.from_iterable(level))
+
+
 def nested_shape(value):
     """The shape of nested JSON lists, or None if they are ragged.
-
-    Walks one nesting level at a time (no recursion, so hostile nesting thousands deep is fine)
-    and only looks at types and lengths, so it is cheap next to parsing the JSON.
 
     Parameters
     ----------
@@ -290,30 +318,8 @@ def nested_shape(value):
     tuple of int or None
         The shape, or None when lists of one level differ in length or mix lists and leaves.
     """
-    shape = []
-    level = [value]
-    while True:
-        kinds = set(map(type, level))
-        if list not in kinds:
-            return tuple(shape)
-        if len(kinds) != 1:
-            return None
-        lengths = set(map(len, level))
-        if len(lengths) != 1:
-            return None
-        length = lengths.pop()
-        shape.append(length)
-        if length == 0:
-            return tuple(shape)
-        level = list(itertools.chain.from_iterable(level))
-
-
-def _leaves(value, depth):
-    """The leaves of rectangular nested lists of ``depth`` levels, in row-major order."""
-    level = [value]
-    for _ in range(depth):
-        level = list(itertools.chain.from_iterable(level))
-    return level
+    flat = _flatten(value)
+    return None if flat is None else flat[0]
 
 
 _NUMBERS = {float, int}  # exactly: bool is a subclass of int, and JSON true/false must not pass as 1/0
@@ -355,18 +361,18 @@ def check_array(path, where, value, shape):
     else:
         if shape and not isinstance(value, list):
             _fail(path, f"{where} is {json_kind(value)}, expected an array of shape {format_shape(shape)}")
-        found = nested_shape(value)
-        if found is None:
+        flat = _flatten(value)
+        if flat is None:
             _fail(path, f"{where} is a ragged array, expected a rectangular array of shape {format_shape(shape)}")
+        found, leaves, kinds = flat
         if found != shape:
             _fail(path, f"{where} has shape {format_shape(found)}, expected {format_shape(shape)}")
-        leaves = _leaves(value, len(shape))
-        if not set(map(type, leaves)) <= _NUMBERS:
+        if not kinds <= _NUMBERS:
             index = next(i for i, leaf in enumerate(leaves) if type(leaf) not in _NUMBERS)
             at = tuple(int(i) for i in np.unravel_index(index, shape)) if shape else ()
             _fail(path, f"{where} holds {json_kind(leaves[index])} at index {at}, expected an array of numbers")
         try:
-            array = np.array(leaves, dtype=np.float64).reshape(shape)
+            array = np.fromiter(leaves, dtype=np.float64, count=len(leaves)).reshape(shape)
         except OverflowError:  # a JSON integer beyond float64 (≥ 2**1024)
             index = next(i for i, leaf in enumerate(leaves) if type(leaf) is int and abs(leaf) > 2 ** 1023)
             at = tuple(int(i) for i in np.unravel_index(index, shape)) if shape else ()

@@ -6,6 +6,7 @@ JSON parser (syntax, nesting thousands deep, integer literals over Python's 4300
 becomes a one-line ModelFileError.
 """
 
+import gc
 import json
 import math
 import os
@@ -15,8 +16,8 @@ import stat
 import numpy as np
 
 from ..errors import ModelFileError, UnsupportedModelError
-from ..model import (GATES, MAX_MODEL_FILE_BYTES, DenseLayer, RecurrentLayer, check_array, check_limit,
-                     format_shape, json_kind, nested_shape, quote)
+from ..model import (GATES, MAX_JSON_CONTAINERS, MAX_MODEL_FILE_BYTES, DenseLayer, RecurrentLayer, check_array,
+                     check_limit, format_shape, json_kind, nested_shape, quote)
 
 _FILE_KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
                (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
@@ -30,8 +31,8 @@ def _not_a_regular_file(path, mode):
 
 
 def _too_large(path, size):
-    raise ModelFileError(f"{path}: the file is {'over ' if size is None else ''}"
-                         f"{MAX_MODEL_FILE_BYTES + 1 if size is None else size} bytes, over this engine's limit of "
+    found = f"over {MAX_MODEL_FILE_BYTES + 1}" if size is None else size
+    raise ModelFileError(f"{path}: the file is {found} bytes, over this engine's limit of "
                          f"{MAX_MODEL_FILE_BYTES} bytes for a model file (engine.model.MAX_MODEL_FILE_BYTES)")
 
 
@@ -56,7 +57,9 @@ def read_json(path):
     ------
     ModelFileError
         If the file is missing, not a regular file, too large, unreadable, not UTF-8 text, or
-        not (complete, parsable) JSON.
+        not (complete, parsable) JSON, or holds more than ``MAX_JSON_CONTAINERS`` arrays and
+        objects (counted before parsing; brackets inside strings count too, which only errs on
+        the safe side).
     """
     path = os.fspath(path)
     try:
@@ -88,6 +91,12 @@ def read_json(path):
         raise ModelFileError(f"{path}: not a text file; expected a JSON model (.json, .nam, .aidax)") from None
     if not text.strip():
         raise ModelFileError(f"{path}: the file is empty; expected a JSON model")
+    containers = text.count("[") + text.count("{")
+    if containers > MAX_JSON_CONTAINERS:
+        raise ModelFileError(f"{path}: the file holds {containers} JSON arrays and objects, over this engine's limit of "
+                             f"{MAX_JSON_CONTAINERS} (engine.model.MAX_JSON_CONTAINERS); a model holds one per matrix row")
+    collecting = gc.isenabled()
+    gc.disable()  # parsing makes no cycles; the collector would rescan every new list, again and again
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
@@ -102,6 +111,9 @@ def read_json(path):
             raise ModelFileError(f"{path}: the JSON holds an integer literal of over "
                                  f"{_int_digit_limit()} digits; no model parameter is that large") from None
         raise ModelFileError(f"{path}: not valid JSON ({str(exc)[:100]})") from None
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _int_digit_limit():
@@ -159,9 +171,10 @@ def unsupported(path, found, supported):
     raise UnsupportedModelError(f"{path}: {found} is not supported; this engine runs {supported}")
 
 
-_RECURRENT_KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(0|[1-9][0-9]*)(_reverse)?$")
+_RECURRENT_KEY = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l(0|[1-9][0-9]{0,5})(_reverse)?$")
 # A name that starts like a recurrent parameter but whose layer number is not how PyTorch writes
-# it (_l00, _l01, a non-ASCII digit): two spellings of one number must not name one layer.
+# it (_l00, _l01, a non-ASCII digit): two spellings of one number must not name one layer. Layer
+# numbers of over six digits are refused by the pattern too (int() of 5000 digits raises).
 _RECURRENT_LIKE = re.compile(r"^(weight_ih|weight_hh|bias_ih|bias_hh)_l")
 
 
