@@ -4,6 +4,11 @@ Every file format is read into a :class:`Model`: a sequence of layers with float
 one canonical layout (PyTorch's: LSTM gate rows [i, f, g, o], GRU gate rows [r, z, n]), plus
 skip, gains, conditioning inputs, initial state and the training rate with where it came from.
 Nothing here knows about files or numba; the Processor packs a Model for the kernels.
+
+It also holds what every reader needs to treat a file as untrusted input: the size limits
+(``MAX_*``, listed in ``LIMITS``) beyond which a model is refused, :func:`check_array`, which
+turns nested JSON lists into float32 arrays and refuses anything that is not a JSON number, and
+:func:`quote`, which bounds what an error message repeats from a file.
 """
 
 import dataclasses

@@ -182,8 +182,11 @@ def parse_torch_modules(path, state_dict, where="state_dict"):
     """Read a PyTorch state_dict (as nested lists) into layers, chaining modules in file order.
 
     A module prefix with ``weight_ih_l<k>`` keys is an LSTM or GRU (told apart by the ratio of
-    weight_ih's rows to weight_hh's columns: 4 or 3), with one layer per ``l<k>``; a prefix with
-    only ``weight`` (and optionally ``bias``) is a Linear layer.
+    weight_hh's rows to its columns: 4 or 3), with one layer per ``l<k>`` (k written as PyTorch
+    writes it: ASCII digits, no leading zero); a prefix with only ``weight`` (and optionally
+    ``bias``) is a Linear layer. Recurrent biases follow PyTorch's ``bias`` flag: every layer of
+    a module has both ``bias_ih_l<k>`` and ``bias_hh_l<k>``, or none has either (``bias=False``,
+    read as zeros); anything in between is a broken file, never zero-filled.
 
     Parameters
     ----------
@@ -202,9 +205,11 @@ def parse_torch_modules(path, state_dict, where="state_dict"):
     Raises
     ------
     ModelFileError
-        On keys that fit no module, shapes that disagree, or non-finite values.
+        On keys that fit no module, a bias without its twin (or null), shapes that disagree,
+        values that are not JSON numbers, or non-finite values.
     UnsupportedModelError
-        On bidirectional or projected recurrent layers and other module kinds.
+        On bidirectional or projected recurrent layers, other module kinds, and sizes beyond the
+        engine's limits (engine.model.LIMITS), checked before the weights are read.
     """
     if not isinstance(state_dict, dict) or not state_dict:
         raise ModelFileError(f"{path}: {where} is not a non-empty JSON object of parameters")
