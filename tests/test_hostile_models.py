@@ -228,6 +228,9 @@ CASES = [
      r'layers\[1\]\.activation must be a name such as "tanh", got \[\'tanh\'\]$'),
     ("keras-type-not-a-name", "keras", setp("layers", 0, "type", value={"lstm": 1}), ModelFileError,
      r'layers\[0\]\.type must be a layer type such as "lstm", got \{\'lstm\': 1\}$'),
+    ("keras-gru-without-bias", "keras-gru", lambda doc: setp("layers", 0, "weights", value=doc["layers"][0]["weights"][:2])(doc),
+     UnsupportedModelError, r"layers\[0\]: a GRU without a bias \(use_bias=False\), whose reset_after variant the file "
+                            r"does not tell is not supported"),
     ("state-dict-key-l00", "state-dict", rename("lstm.weight_ih_l0", "lstm.weight_ih_l00"), ModelFileError,
      r'state_dict\["lstm\.weight_ih_l00"\] is not a PyTorch parameter name \(PyTorch numbers layers _l0, _l1, … in '
      r"ASCII digits without leading zeros\)$"),
@@ -331,6 +334,14 @@ def test_every_project_guitarml_file_stores_skip():
     guitarml = [doc for doc in guitarml if isinstance(doc, dict) and "model_data" in doc]
     assert len(guitarml) >= 20
     assert all("skip" in doc["model_data"] for doc in guitarml)
+
+
+def test_nam_metadata_that_is_not_text_is_dropped(tmp_path):
+    """A numeric name became Model.name (engine-eval --plots joins it into a path): keep text only."""
+    doc = BUILDERS["nam"]()
+    doc["metadata"] = {"name": 42, "gear_make": ["x"], "modeled_by": "me"}
+    model = load(write(tmp_path, doc, "amp.nam"))
+    assert model.name == "amp" and model.metadata["modeled_by"] == "me" and "gear_make" not in model.metadata
 
 
 # -- errors about the file itself ----------------------------------------------------------------
