@@ -311,7 +311,11 @@ def _flatten(value):
 
 
 def nested_shape(value):
-    """The shape of nested JSON lists, or None if they are ragged.
+    """The shape of nested JSON lists, read before their values are checked; None if ragged.
+
+    Cheap: it visits the lists but not the leaves (the numbers). Every level of lists is checked
+    for equal lengths; whether the leaves are all numbers, and not lists, is left to
+    :func:`check_array`, which a shape found here must always be followed by.
 
     Parameters
     ----------
@@ -323,8 +327,20 @@ def nested_shape(value):
     tuple of int or None
         The shape, or None when lists of one level differ in length or mix lists and leaves.
     """
-    flat = _flatten(value)
-    return None if flat is None else flat[0]
+    shape = []
+    level = [value]
+    while type(level[0]) is list:
+        if set(map(type, level)) != {list}:
+            return None
+        lengths = set(map(len, level))
+        if len(lengths) != 1:
+            return None
+        length = lengths.pop()
+        shape.append(length)
+        if length == 0 or type(level[0][0]) is not list:  # the next level is the leaves: not visited
+            break
+        level = list(itertools.chain.from_iterable(level))
+    return tuple(shape)
 
 
 _NUMBERS = {float, int}  # exactly: bool is a subclass of int, and JSON true/false must not pass as 1/0

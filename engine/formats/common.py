@@ -91,7 +91,7 @@ def read_json(path):
         raise ModelFileError(f"{path}: not a text file; expected a JSON model (.json, .nam, .aidax)") from None
     if not text.strip():
         raise ModelFileError(f"{path}: the file is empty; expected a JSON model")
-    containers = text.count("[") + text.count("{")
+    containers = raw.count(b"[") + raw.count(b"{")
     if containers > MAX_JSON_CONTAINERS:
         raise ModelFileError(f"{path}: the file holds {containers} JSON arrays and objects, over this engine's limit of "
                              f"{MAX_JSON_CONTAINERS} (engine.model.MAX_JSON_CONTAINERS); a model holds one per matrix row")
