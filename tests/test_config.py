@@ -5,10 +5,11 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 
 from conftest import REPO
 from engine import ConfigError
-from engine.config import load_config
+from engine.config import load_config, parse_config
 
 MODEL = REPO / "tests/fixtures/torch/lstm_1x8_in1_skip0.guitarml.json"
 CONDITIONED = REPO / "tests/fixtures/torch/lstm_1x16_in2_skip1.guitarml.json"
@@ -111,3 +112,129 @@ def test_engine_live_reports_a_bad_config_in_one_line(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert result.stderr.strip() == f"engine-live: error: {path}: block_size must be a whole number of frames from 16 to 8192, got 3"
+
+
+# --- configs/README.md's allowed values are what the code accepts -------------------------------------------------
+
+README = REPO / "configs/README.md"
+NUMBER = r"[−+-]?\d+(?:\.\d+)?"
+RANGE = re.compile(rf"({NUMBER})\s*(?:–|to)\s*({NUMBER})")
+WHOLE_NUMBER_KEYS = {"block_size", "input_channel", "output_channels"}
+
+
+def documented_keys():
+    """The key table of configs/README.md: {key: {"unit", "default", "allowed", "meaning"}}."""
+    rows = {}
+    for line in README.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"^\| `(\w+)` \|(.*)\|$", line)
+        if match:
+            unit, default, allowed, meaning = (cell.strip() for cell in match.group(2).split("|"))
+            rows[match.group(1)] = {"unit": unit, "default": default, "allowed": allowed, "meaning": meaning}
+    return rows
+
+
+def number(text):
+    return float(text.replace("−", "-"))
+
+
+def document_with(key, value):
+    """A config document that sets ``key`` to ``value`` (inside a list where the key holds one)."""
+    if key == "controls":
+        return {"model": str(CONDITIONED), "controls": [value]}
+    if key == "output_channels":
+        return {"model": str(MODEL), key: [value]}
+    return {"model": str(MODEL), key: value}
+
+
+def accepted(document):
+    try:
+        parse_config(document, source="doc.yaml")
+    except ConfigError:
+        return False
+    return True
+
+
+def test_every_documented_range_is_the_range_the_config_accepts():
+    """Each row whose 'allowed' cell gives a range: both ends accepted, just outside either refused."""
+    ranged = {key: RANGE.search(row["allowed"]) for key, row in documented_keys().items()}
+    ranged = {key: (number(m.group(1)), number(m.group(2))) for key, m in ranged.items() if m}
+    assert set(ranged) == {"model_rate", "controls", "sample_rate", "block_size", "input_channel",
+                           "output_channels", "input_gain_db", "output_gain_db", "crossfade_ms"}, ranged
+    for key, (low, high) in ranged.items():
+        step = 1 if key in WHOLE_NUMBER_KEYS else 1e-6 * max(1.0, abs(low), abs(high))
+        cast = int if key in WHOLE_NUMBER_KEYS else float
+        assert accepted(document_with(key, cast(low))) and accepted(document_with(key, cast(high))), (key, low, high)
+        assert not accepted(document_with(key, cast(low) - step)), (key, "below", low)
+        assert not accepted(document_with(key, cast(high) + step)), (key, "above", high)
+
+
+def test_documented_model_count_is_the_one_accepted():
+    count = int(re.search(r"up to (\d+) entries", documented_keys()["models"]["allowed"]).group(1))
+    assert accepted({"model": str(MODEL), "models": [str(MODEL)] * count})
+    assert not accepted({"model": str(MODEL), "models": [str(MODEL)] * (count + 1)})
+
+
+def test_documented_interpolation_methods_are_exactly_the_engines():
+    from engine.delay import DEFAULT_INTERPOLATION, INTERPOLATIONS
+
+    row = documented_keys()["interpolation"]
+    methods = re.findall(r"`(\w+)`", row["allowed"])
+    assert sorted(methods) == sorted(INTERPOLATIONS)
+    assert row["default"] == f"`{DEFAULT_INTERPOLATION}`"
+    for method in methods:
+        assert parse_config({"model": str(MODEL), "interpolation": method}).interpolation == method
+    assert not accepted({"model": str(MODEL), "interpolation": "sinc"})
+    # the shipped config's comment lists the same methods
+    comment = re.search(r"^interpolation:.*#(.*)$", (REPO / "configs/guitar.yaml").read_text(), re.MULTILINE).group(1)
+    assert all(re.search(rf"\b{method}\b", comment) for method in INTERPOLATIONS), comment
+
+
+def test_documented_ratio_range_is_the_engines():
+    from engine import SampleRateError
+    from engine.rates import MAX_RATIO, MIN_RATIO, rate_ratio
+
+    match = re.search(rf"({NUMBER}) ≤ R ≤ ({NUMBER})", documented_keys()["sample_rate"]["meaning"])
+    low, high = number(match.group(1)), number(match.group(2))
+    assert (low, high) == (MIN_RATIO, MAX_RATIO)
+    assert rate_ratio(low * 48000, 48000) == low and rate_ratio(high * 48000, 48000) == high
+    for outside in (0.999 * low, 1.001 * high):
+        with pytest.raises(SampleRateError):
+            rate_ratio(outside * 48000, 48000)
+
+
+def test_documented_booleans_and_defaults_are_the_configs():
+    rows = documented_keys()
+    assert re.findall(r"`(\w+)`", rows["limiter"]["allowed"]) == ["true", "false"]
+    for token in ("true", "false"):
+        assert parse_config({"model": str(MODEL), "limiter": yaml.safe_load(token)}).limiter is yaml.safe_load(token)
+    defaults = parse_config({"model": str(MODEL)})
+    entry = defaults.models[0]
+    checked = 0
+    for key, row in rows.items():
+        if key == "model":
+            assert row["default"] == "(required)" and not accepted({})
+            continue
+        text = row["default"].strip("`")
+        value = None if text == "default" else yaml.safe_load(text)  # devices: `default`, the system's
+        if key in ("model_rate", "controls"):
+            actual = getattr(entry, key)
+        elif key == "models":
+            actual = list(defaults.models[1:])
+        else:
+            actual = getattr(defaults, key)
+        if isinstance(actual, tuple):
+            actual = list(actual)
+        assert value == actual, (key, row["default"], actual)
+        checked += 1
+    assert checked == len(rows) - 1
+
+
+def test_documented_file_limits_are_the_loaders():
+    from engine.audiofile import MAX_CLIP_SECONDS
+    from engine.config import MAX_CONFIG_BYTES, MAX_DEPTH
+
+    text = README.read_text(encoding="utf-8")
+    assert int(re.search(r"larger than (\d+) KiB", text).group(1)) * 1024 == MAX_CONFIG_BYTES
+    assert int(re.search(r"more than (\d+)\s+levels", text).group(1)) == MAX_DEPTH
+    clip = re.search(r"at most (\d+) s", documented_keys()["demo_clip"]["allowed"]).group(1)
+    assert float(clip) == MAX_CLIP_SECONDS
