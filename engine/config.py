@@ -54,7 +54,10 @@ class _ShortRepr(reprlib.Repr):
 
     def repr_int(self, x, level):
         if abs(x).bit_length() > 3 * QUOTE_CHARS:
-            return f"<an integer of {int(abs(x).bit_length() * math.log10(2)) + 1} digits>"
+            digits = math.floor(math.log10(abs(x))) + 1  # log10 takes any int; float rounding may add one
+            if 10 ** (digits - 1) > abs(x):
+                digits -= 1
+            return f"<an integer of {digits} digits>"
         return super().repr_int(x, level)
 
 
@@ -201,7 +204,7 @@ def _path(value, key, source, base):
     resolved = os.path.normpath(os.path.join(base, os.path.expanduser(value)))
     problem = path_problem(resolved)
     if problem is not None:
-        shown = resolved if len(resolved) <= 200 else resolved[:197] + "..."
+        shown = resolved if len(resolved) <= 120 else resolved[:60] + "..." + resolved[-57:]
         _fail(source, key, f"names {quote(value)}, which {problem} (resolved to {shown})")
     return resolved
 
