@@ -87,8 +87,8 @@ def read_clip(path, label=None, hint=None, max_seconds=MAX_CLIP_SECONDS):
     Raises
     ------
     AudioFileError
-        If the file is missing, not a regular file, not audio, empty, too long, or holds NaN or
-        infinite samples (the first one's position is named).
+        If the file is missing, not a regular file, not audio, empty, too long, or its first
+        channel holds NaN or infinite samples (the first one's position is named).
     """
     import soundfile
 
@@ -121,16 +121,15 @@ def read_clip(path, label=None, hint=None, max_seconds=MAX_CLIP_SECONDS):
                 refuse(f"cannot read audio after frame {frames} ({_first_line(exc)})")
             if not len(block):
                 break
-            bad = ~np.isfinite(block)
-            if bad.any():
-                frame, channel = np.argwhere(bad)[0]
-                refuse(f"sample {frames + frame} of channel {channel} is {block[frame, channel]} "
-                       f"(the clip must hold finite samples)")
+            first = block[:, 0]  # the channel the engine plays: a bad sample elsewhere is never used
+            bad = np.flatnonzero(~np.isfinite(first))
+            if len(bad):
+                refuse(f"sample {frames + bad[0]} of channel 0 is {first[bad[0]]} (the clip must hold finite samples)")
             frames += len(block)
             if frames > limit:
                 refuse(f"longer than the {min(max_seconds, MAX_CLIP_FRAMES / rate):g} s this reads "
                        f"({handle.frames} frames at {rate:g} Hz); use a shorter excerpt")
-            blocks.append(block[:, 0].copy())
+            blocks.append(first.copy())
     if frames == 0:
         refuse("holds no audio (0 frames)")
     return np.concatenate(blocks), rate
