@@ -140,7 +140,7 @@ def error_spectra(model, x, rate, methods, path, controls=None, segment=4096):
         frequencies = np.fft.rfftfreq(segment, 1 / model.sample_rate)
 
     def spectrum(signal):
-        starts = range(0, len(signal) - segment + 1, segment // 2)
+        starts = range(0, len(signal) - segment + 1, max(1, segment // 2))
         power = np.mean([np.abs(np.fft.rfft(window * signal[s:s + segment])) ** 2 for s in starts], axis=0)
         return 10 * np.log10(power + 1e-30)
 

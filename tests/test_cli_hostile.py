@@ -206,6 +206,19 @@ def test_eval_plots_are_named_safely_inside_the_plots_folder(capsys, tmp_path, c
     assert f"wrote {work / 'plots' / stem}_sine.png" in out
 
 
+@pytest.mark.parametrize("frames", [1, 100])
+def test_eval_plots_a_clip_shorter_than_one_spectrum_segment(capsys, tmp_path, frames):
+    """Before: a 1-sample clip crashed the error spectrum (a zero range step); shorter than 4096 averaged nothing."""
+    pytest.importorskip("matplotlib")
+    short = tmp_path / "short.wav"
+    soundfile.write(short, np.full(frames, 0.5, np.float32), 44100, subtype="FLOAT")
+    code, out, err = call(capsys, cli.eval_main, NAM, "--input", short, "--rates", "48000", "--methods", "naive",
+                          "--plots", tmp_path / "plots")
+    assert code == 0, err
+    assert "warning" not in err  # no mean of an empty list, no log of NaN
+    assert (tmp_path / "plots" / "lstm_1x8_in1_skip0_error_spectrum.png").read_bytes()[:4] == b"\x89PNG"
+
+
 # --- engine-live ----------------------------------------------------------------------------------------------------
 
 def no_jackd_env(tmp_path):
@@ -236,7 +249,8 @@ def test_live_virtual_refuses_an_unwritable_record_path_before_starting(tmp_path
     if case == "record-is-a-folder":
         record = tmp_path / "takes"
         record.mkdir()
-        expected = f"engine-live: error: --record {record}: is a directory, not a file; give the path of a file to write"
+        expected = (f"engine-live: error: --record {record}: is a directory, not a file; "
+                    "give the path of a file to write")
     else:
         (tmp_path / "a-file").write_text("x")
         record = tmp_path / "a-file" / "take.wav"
@@ -287,7 +301,8 @@ def test_live_device_refusal_does_not_offer_the_rate_it_refused(monkeypatch, tmp
                            "the rate it reports as its own: PortAudio will not stream at it (try a lower --rate or "
                            "sample_rate)")
     else:
-        assert message == "'system' refuses 768000 Hz with 1 channel(s) (Invalid sample rate); its default rate is 48000 Hz"
+        assert message == ("'system' refuses 768000 Hz with 1 channel(s) (Invalid sample rate); "
+                           "its default rate is 48000 Hz")
 
 
 # --- warnings -------------------------------------------------------------------------------------------------------
