@@ -1,7 +1,8 @@
 """Command-line entry points: engine-live, engine-process, engine-info, engine-bench, engine-eval.
 
 Every command prints an EngineError as one line on stderr (no traceback) and exits 1;
-argparse's own usage errors exit 2; Ctrl-C exits 130.
+argparse's own usage errors exit 2; Ctrl-C exits 130. A warning (StabilityWarning, ...) is
+one line too: ``engine-process: warning: <message>``.
 """
 
 import argparse
@@ -399,15 +400,20 @@ def _check_output(path, flag, folder=False, create_folders=False, inputs=()):
             if not os.access(path, os.W_OK):
                 raise ArgumentError(f"{where}: this folder is not writable")
             return
-        problem = path_problem(path)
-        if problem is not None and os.path.exists(path):  # a dangling symlink is written through: fine
-            raise ArgumentError(f"{where}: {problem}; give the path of a file to write")
-        for source in inputs:
-            if source and os.path.exists(source) and os.path.samefile(path, source):
-                raise ArgumentError(f"{where}: is the same file as {source}, which this command reads; "
-                                    "write somewhere else")
+        if os.path.exists(path):  # (a dangling symlink is written through: fine)
+            problem = path_problem(path)
+            if problem is not None:
+                raise ArgumentError(f"{where}: {problem}; give the path of a file to write")
+            if not os.access(path, os.W_OK):
+                raise ArgumentError(f"{where}: exists and is not writable")
+            for source in inputs:
+                if source and os.path.exists(source) and os.path.samefile(path, source):
+                    raise ArgumentError(f"{where}: is the same file as {source}, which this command reads; "
+                                        "write somewhere else")
     parent = os.path.dirname(os.path.abspath(path)) if not folder else os.path.abspath(path)
     if not folder and not create_folders and not os.path.isdir(parent):
+        if os.path.lexists(parent):
+            raise ArgumentError(f"{where}: {parent} is a file, not a folder")
         raise ArgumentError(f"{where}: the folder {parent} does not exist; create it or write elsewhere")
     existing = parent
     while not os.path.lexists(existing):

@@ -144,7 +144,7 @@ def output_cases(tmp_path, clip):
         ("--csv", tmp_path / "a-folder", rf"--csv {tmp_path}/a-folder: is a directory, not a file; give the path of "
                                          r"a file to write"),
         ("--csv", tmp_path / "a-fifo", r"--csv .*/a-fifo: is a FIFO \(named pipe\), not a regular file"),
-        ("--csv", tmp_path / "a-file" / "q.csv", r"--csv .*/a-file/q\.csv: the folder .*/a-file does not exist"),
+        ("--csv", tmp_path / "a-file" / "q.csv", rf"--csv .*/a-file/q\.csv: {tmp_path}/a-file is a file, not a folder"),
         ("--csv", clip, rf"--csv {clip}: is the same file as {clip}, which this command reads; write somewhere else"),
         ("--csv", NAM, rf"--csv {NAM}: is the same file as {NAM}, which this command reads"),
         ("--plots", tmp_path / "a-file", r"--plots .*/a-file: is not a folder; give a folder to write the files in"),
