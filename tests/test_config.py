@@ -298,7 +298,7 @@ def test_hostile_config_is_one_short_line_at_once(tmp_path, text, pattern):
     assert message.startswith(f"{path}: ") and "\n" not in message
     assert len(message) < len(str(path)) + 400, message[:500]  # what a message quotes is bounded
     assert re.search(pattern, message), message[:500]
-    assert elapsed < 2.0, elapsed
+    assert elapsed < 5.0, elapsed  # the worst, nesting, is ~0.5 s: PyYAML scans 1024 characters ahead per level
 
 
 def test_a_full_billion_laughs_costs_neither_time_nor_memory(tmp_path):
