@@ -180,8 +180,8 @@ def test_eval_refuses_controls_for_a_model_without_knobs(capsys, clip):
 
 
 @pytest.mark.parametrize("name,stem", [
-    (5, "5"),                                   # a number: Model.name is whatever the file stores
-    (1.5, "1.5"),
+    (5, "lstm_1x8_in1_skip0"),                  # a number: the NAM reader keeps text metadata only, so the
+    (1.5, "lstm_1x8_in1_skip0"),                # file's own stem names the plots (and nothing crashes)
     ("../../escaped", "_.._escaped"),           # never outside the plots folder
     ("/etc/cron.d/x", "_etc_cron.d_x"),
     ("..", "lstm_1x8_in1_skip0"),               # nothing left: the file's own stem
@@ -289,8 +289,11 @@ def test_live_device_refusal_does_not_offer_the_rate_it_refused(monkeypatch, tmp
     """Before: "refuses 768000 Hz ...; its default rate is 768000 Hz" (JACK at 768 kHz, which PortAudio refuses)."""
     from engine import DeviceError, live
     from engine.config import load_config
+    from engine.live import devices, session
 
-    monkeypatch.setattr(live, "sounddevice", lambda: FakeSounddevice(default_rate))
+    fake = FakeSounddevice(default_rate)
+    for module in (devices, session):  # session uses it, and devices.resolve_device
+        monkeypatch.setattr(module, "sounddevice", lambda: fake)
     config_path = tmp_path / "live.yaml"
     config_path.write_text(f"model: {GUITARML}\nsample_rate: 768000\n")
     with pytest.raises(DeviceError) as excinfo:
