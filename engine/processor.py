@@ -12,7 +12,6 @@ is inside one of them raises ConcurrencyError instead of corrupting memory.
 
 
 import functools
-import math
 import queue
 import threading
 import warnings
@@ -24,7 +23,7 @@ import numpy as np
 from . import kernels
 from .delay import (DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots,
                     needs_stability_check, read_filter)
-from .errors import ArgumentError, AudioInputError, ConcurrencyError, ControlError, StabilityWarning
+from .errors import ArgumentError, AudioInputError, ConcurrencyError, ControlError, StabilityWarning, quote
 from .model import Model
 from .packing import aligned_zeros, pack
 from .rates import check_sample_rate, rate_ratio
@@ -639,16 +638,16 @@ def check_controls(model, values):
         items = values.tolist()
     elif isinstance(values, (str, bytes, bytearray)) or not isinstance(values, Sequence):
         if isinstance(values, (str, bytes, bytearray)):
-            found = f"the text {_quote(values)}"
+            found = f"the text {quote(values)}"
         elif _is_real(values):
-            found = f"the single number {_quote(values)} (write [{_quote(values)}])"
+            found = f"the single number {quote(values)} (write [{quote(values)}])"
         else:
             found = f"a {type(values).__name__}"
         raise ControlError(f"controls must be a sequence of numbers, one per knob, got {found}")
     else:
         items = list(values)
         if not all(_is_real(value) for value in items):
-            raise ControlError(f"controls must be numbers, got {_quote(values)}")
+            raise ControlError(f"controls must be numbers, got {quote(values)}")
     count = max(model.num_controls, 0)
     if len(items) != count:
         raise ControlError(f"{model.name} takes {count} control value(s), got {len(items)}")
@@ -658,13 +657,13 @@ def check_controls(model, values):
         try:
             number = float(value)
         except OverflowError:  # an int beyond float64
-            raise ControlError(f"control values must fit in float32 (±{limit:.4g}), got {_quote(values)}") from None
+            raise ControlError(f"control values must fit in float32 (±{limit:.4g}), got {quote(values)}") from None
         numbers.append(number)
     array = np.array(numbers, dtype=np.float64)
     if not np.all(np.isfinite(array)):
-        raise ControlError(f"control values must be finite, got {_quote(values)}")
+        raise ControlError(f"control values must be finite, got {quote(values)}")
     if np.any(np.abs(array) > limit):
-        raise ControlError(f"control values must fit in float32 (±{limit:.4g}), got {_quote(values)}")
+        raise ControlError(f"control values must fit in float32 (±{limit:.4g}), got {quote(values)}")
     return array
 
 
@@ -674,41 +673,12 @@ def _is_real(value):
             and not isinstance(value, (bool, np.bool_)))
 
 
-def _quote(value, limit=80):
-    """repr(value), cut to ``limit`` characters: an error message stays one readable line.
-
-    An int of more than ~4300 digits has no repr at all (Python refuses to write it), and a
-    shorter huge one would fill the screen: such ints, alone or in a list, are described.
-    """
-    if isinstance(value, (list, tuple)) and any(_is_huge_int(item) for item in value[:64]):
-        inner = ", ".join(_quote(item, limit) for item in value[:8]) + (", …" if len(value) > 8 else "")
-        text = f"[{inner}]" if isinstance(value, list) else f"({inner})"
-    elif _is_huge_int(value):
-        return f"an integer of {_digits(value)} digits"
-    else:
-        try:
-            text = repr(value)
-        except Exception:  # a repr that fails must not replace the error being reported
-            text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _is_huge_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 136  # > 40 digits
-
-
-def _digits(value):
-    """The number of decimal digits of a (huge) int, without writing it out."""
-    digits = int(abs(value).bit_length() * math.log10(2)) + 1
-    return digits if abs(value) >= 10 ** (digits - 1) else digits - 1
-
-
 def _positive_int(value, name, cap, cap_name):
     """value as an int from 1 to cap, or raise ArgumentError naming ``name`` and the cap's constant."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ArgumentError(f"{name} must be a whole number ≥ 1, got {_quote(value)}")
+        raise ArgumentError(f"{name} must be a whole number ≥ 1, got {quote(value)}")
     if value > cap:
-        raise ArgumentError(f"{name} is {_quote(value)}, above the cap of {cap} (engine.processor.{cap_name})")
+        raise ArgumentError(f"{name} is {quote(value)}, above the cap of {cap} (engine.processor.{cap_name})")
     return int(value)
 
 
