@@ -36,9 +36,8 @@ class Processor:
     interpolation : str
         How the delayed state is read: one of engine.INTERPOLATIONS ("linear", the default;
         "naive", no correction; "cubic"; "lagrange5"; "allpass"). A method the stability rule
-        (engine.stability.choose: checked where the read extrapolates, R < 1, or its window is
-        off-centre) predicts unstable for this model at its current knob values (see
-        ``set_controls``) is replaced by the best stable one, with a StabilityWarning;
+        (engine.stability.choose) predicts unstable for this model at its current knob values
+        (see ``set_controls``) is replaced by the best stable one, with a StabilityWarning;
         ``interpolation`` then names what runs, ``requested_interpolation`` what was asked for,
         and ``stability`` holds the decision (an engine.stability.Choice: every verdict with its
         spectral radius and limit; None with ``check_stability=False``).
@@ -190,10 +189,11 @@ class Processor:
         The new values are ramped linearly across the next ``process`` call; set before the
         first block or right after ``reset`` they apply at once.
 
-        Where the stability check applies (R < 1, or an off-centre read: see ``interpolation``),
-        knobs move the model's dynamics, so new values are checked again (milliseconds at hidden
-        size 40; see engine.stability for the cost). If the method running is predicted unstable at the new values,
-        the best stable one replaces it (a StabilityWarning says so) and, if audio has already
+        Where the requested method's verdict came from the linearised check (``stability.checked``:
+        reads that extrapolate or sit off-centre, see engine.stability), knobs move the model's
+        dynamics, so new values are checked again (milliseconds at hidden size 40; see
+        engine.stability for the cost). If the method running is predicted unstable at the new
+        values, the best stable one replaces it (a StabilityWarning says so) and, if audio has already
         been processed, the state restarts from the model's initial state, as after ``reset``,
         with the new values in effect at once; when the knobs return where the requested method
         is stable again, it comes back the same way.
@@ -466,6 +466,8 @@ def knob_values(model, controls=None):
     """The knob values the tools run a model with: ``controls``, or 0.5 per knob; None without knobs.
 
     engine-process, engine-eval, engine-info and the live configuration all default to mid-travel.
+    This is the one place that default is written: the stability check (engine.stability) has
+    none of its own and is always told the values.
 
     Parameters
     ----------

@@ -219,6 +219,18 @@ def test_the_rule(monkeypatch):
         assert v.limit == expected_limit and v.stable == (v.radius <= v.limit + stability.RADIUS_TOLERANCE)
 
 
+def test_the_allpass_read_is_as_stable_as_the_model():
+    """Why the allpass needs no check at R ≥ 4 (ALLPASS_CHECKED_BELOW): for any |μ| ≤ 1 its poles stay in the unit circle."""
+    rng = np.random.default_rng(9)
+    mu = np.sqrt(rng.uniform(0, 1, 2000)) * np.exp(2j * np.pi * rng.uniform(0, 1, 2000))
+    mu = np.concatenate([mu, np.exp(2j * np.pi * rng.uniform(0, 1, 200)), [1.0, -1.0]])  # the circle itself
+    for ratio in (1.05, 1.5, 2.7, 3.9, 4.5, 9.9, 63.5):
+        offset, _, feedback = read_filter("allpass", ratio)
+        taps = np.array([-feedback, 1.0])  # [a, 1] exactly (the kernel's float32 taps move |H| off 1 by ~1e-9)
+        assert stability.read_radius(mu, offset, taps, feedback) <= 1 + 1e-12, ratio
+        assert stability.read_radius([1.02], offset, taps, feedback) > 1  # and only then
+
+
 def test_a_conditioned_model_is_never_linearised_at_a_hidden_default():
     """The knob default lives in processor.knob_values only; the check must be told the values."""
     model = random_model("lstm", hidden=8, controls=2, seed=3)
