@@ -55,8 +55,10 @@ FIXED_POINT_STEPS = 20000
 #: (~0.5 s here), so that a model that never settles cannot make the check slow. A model that
 #: settles is caught long before, by Newton's method (see _fixed_point).
 FIXED_POINT_WORK = 2e9
-#: Newton steps per attempt; attempts are made after 16, 64, 256, ... plain steps.
+#: Newton steps per attempt (see _fixed_point)...
 NEWTON_STEPS = 8
+#: ... made once the last this many plain steps are each shorter than the one this many before.
+NEWTON_WINDOW = 16
 #: A parasitic pole inside this radius decays within about 100 samples (2 ms at 48 kHz).
 SAFE_RADIUS = 0.99
 #: The allpass is checked only for 1 < R < this (as since it was introduced). Its read has unit
@@ -301,17 +303,18 @@ class _Cell:
         self.reset_after = layer.reset_after
         self.H = layer.hidden_size
         self.U = layer.weight_hh.astype(np.float64)
-        # The input's contribution is the same every step: computed once.
+        # The input's contribution is the same every step: computed once. The sums keep the order
+        # (W·x + b_ih) + U·h + b_hh, so that the plain iteration is bit for bit what it always was:
+        # a model whose state wanders chaotically before it settles (some strong random ones do)
+        # settles where it did, or not at all as before.
         self.gi = layer.weight_ih.astype(np.float64) @ x + layer.bias_ih.astype(np.float64)
         self.b_hh = layer.bias_hh.astype(np.float64)
-        if self.lstm:
-            self.gi = self.gi + self.b_hh
 
     def _gates(self, state):
         H = self.H
         if self.lstm:
             h, c = state[:H], state[H:]
-            z = self.gi + self.U @ h
+            z = self.gi + self.U @ h + self.b_hh
             i, f, g, o = _sigmoid(z[:H]), _sigmoid(z[H:2 * H]), np.tanh(z[2 * H:3 * H]), _sigmoid(z[3 * H:])
             c_new = f * c + i * g
             t = np.tanh(c_new)
@@ -400,11 +403,14 @@ def _fixed_point(cell, state):
     """The state s* = cell(s*) that plain iteration from ``state`` settles to, and J's eigenvalues there.
 
     Plain iteration converges at the rate of J's spectral radius: thousands of steps for real
-    models (ρ ≈ 0.995). Once the steps shrink steadily, Newton's method (s ← s − (J − I)⁻¹(cell(s) − s))
-    finishes in a few steps. Its answer is kept only if it is the point the iteration is heading
-    for: a fixed point to FIXED_POINT_TOLERANCE, within ten times the distance the shrinking steps
-    have left to go, and attracting (ρ(J) ≤ 1, or the iteration could not settle there);
-    otherwise the plain iteration goes on, up to FIXED_POINT_STEPS and FIXED_POINT_WORK.
+    models (ρ ≈ 0.995). Once the steps shrink steadily (each of the last NEWTON_WINDOW smaller than
+    the one NEWTON_WINDOW before: a chaotic transient, which some strong random models wander in
+    for thousands of steps, does not), Newton's method (s ← s − (J − I)⁻¹(cell(s) − s)) finishes
+    in a few steps. Its answer is kept only if it is the point the iteration is heading for: a
+    fixed point to FIXED_POINT_TOLERANCE, within ten times the distance the shrinking steps have
+    left to go, and attracting (ρ(J) ≤ 1, or the iteration could not settle there); otherwise the
+    plain iteration goes on (the next attempt after twice as many steps), up to
+    FIXED_POINT_STEPS and FIXED_POINT_WORK.
 
     Returns
     -------
@@ -415,7 +421,7 @@ def _fixed_point(cell, state):
     gates = 4 if cell.lstm else 3
     steps = int(min(FIXED_POINT_STEPS, max(1, FIXED_POINT_WORK // (gates * cell.H * cell.H))))
     sizes = []
-    next_attempt = 16
+    next_attempt = 2 * NEWTON_WINDOW
     for k in range(steps):
         _, new = cell.step(state)
         if not np.all(np.isfinite(new)):
@@ -425,14 +431,14 @@ def _fixed_point(cell, state):
             return new, True, None
         state = new
         sizes.append(size)
-        if k + 1 == next_attempt:
-            next_attempt *= 4
-            window = min(16, len(sizes) - 1)
-            rate = (sizes[-1] / sizes[-1 - window]) ** (1.0 / window) if sizes[-1 - window] > 0 else 1.0
-            if rate < 1:
+        if len(sizes) >= next_attempt:
+            recent = np.array(sizes[-2 * NEWTON_WINDOW:])
+            if np.all(recent[NEWTON_WINDOW:] < recent[:NEWTON_WINDOW]):
+                rate = (recent[-1] / recent[NEWTON_WINDOW - 1]) ** (1.0 / NEWTON_WINDOW)
                 found = _newton(cell, state, reach=10 * size / (1 - rate))
                 if found is not None:
                     return found[0], True, found[1]
+                next_attempt = 2 * len(sizes)
     return state, False, None
 
 

@@ -151,9 +151,9 @@ def test_the_check_solves_no_eigenproblem_larger_than_the_state(monkeypatch):
         return eigvals(a)
 
     monkeypatch.setattr(np.linalg, "eigvals", recording)
+    linearisation = stability.linearise(model)
     for method, rate in (("cubic", 44100.0), ("lagrange5", 44100.0), ("allpass", 84000.0), ("cubic", 84000.0)):
-        choice = stability.choose(model, method, rate / 48000.0)
-        assert choice.checked
+        assert stability.spectral_radius(linearisation, method, rate / 48000.0) > 0.5
     assert sizes and max(sizes) <= 2 * 16, sizes
 
 
@@ -224,7 +224,7 @@ def test_the_allpass_read_is_as_stable_as_the_model():
     rng = np.random.default_rng(9)
     mu = np.sqrt(rng.uniform(0, 1, 2000)) * np.exp(2j * np.pi * rng.uniform(0, 1, 2000))
     mu = np.concatenate([mu, np.exp(2j * np.pi * rng.uniform(0, 1, 200)), [1.0, -1.0]])  # the circle itself
-    for ratio in (1.05, 1.5, 2.7, 3.9, 4.5, 9.9, 63.5):
+    for ratio in (1.05, 1.5, 2.7, 3.9, 4.5, 9.9, 17.25):
         offset, _, feedback = read_filter("allpass", ratio)
         taps = np.array([-feedback, 1.0])  # [a, 1] exactly (the kernel's float32 taps move |H| off 1 by ~1e-9)
         assert stability.read_radius(mu, offset, taps, feedback) <= 1 + 1e-12, ratio
