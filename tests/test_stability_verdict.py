@@ -1,4 +1,5 @@
-"""The stability rule in one place (engine.stability.verdict / choose), and a check cheap at any size.
+"""The stability rule in one place (engine.stability.verdict / choose), and a check cheap at any size
+(engine.linearisation).
 
 The independent references live here: the Jacobian by central differences and the spectral
 radius as the eigenvalues of the recurrence's full companion matrix (what the check computed
@@ -13,7 +14,7 @@ import pytest
 
 import engine
 from conftest import REPO
-from engine import stability
+from engine import linearisation, stability
 from engine.cli import info_main
 from engine.delay import INTERPOLATIONS, read_filter
 from engine.errors import ArgumentError
@@ -33,8 +34,8 @@ def numeric_jacobian(layer, x, state, step=1e-6):
     for k in range(state.size):
         bump = np.zeros(state.size)
         bump[k] = step
-        _, up = stability.cell_step(layer, x, state + bump)
-        _, down = stability.cell_step(layer, x, state - bump)
+        _, up = linearisation.cell_step(layer, x, state + bump)
+        _, down = linearisation.cell_step(layer, x, state - bump)
         J[:, k] = (up - down) / (2 * step)
     return J
 
@@ -70,11 +71,11 @@ def layer_jacobians(model, controls=None):
     jacobians = []
     for layer in model.layers:
         if isinstance(layer, RecurrentLayer):
-            state, _ = stability.fixed_point(layer, v)
-            jacobians.append(stability.jacobian(layer, v, state))
-            v, _ = stability.cell_step(layer, v, state)
+            state, _ = linearisation.fixed_point(layer, v)
+            jacobians.append(linearisation.jacobian(layer, v, state))
+            v, _ = linearisation.cell_step(layer, v, state)
         elif isinstance(layer, DenseLayer):
-            v = stability._activation(layer.activation, layer.weight.astype(np.float64) @ v + layer.bias)
+            v = linearisation._activation(layer.activation, layer.weight.astype(np.float64) @ v + layer.bias)
     return jacobians
 
 
@@ -90,7 +91,7 @@ def test_the_analytic_jacobian_matches_central_differences(cell, reset_after):
         x = np.array([rng.uniform(-1, 1), rng.uniform(0, 1)])
         state = rng.uniform(-0.9, 0.9, layer.state_size)
         expected = numeric_jacobian(layer, x, state)
-        np.testing.assert_allclose(stability.jacobian(layer, x, state), expected, rtol=0, atol=1e-8)
+        np.testing.assert_allclose(linearisation.jacobian(layer, x, state), expected, rtol=0, atol=1e-8)
 
 
 def test_the_factorised_radius_equals_the_companion_matrix_radius():
@@ -106,7 +107,7 @@ def test_the_factorised_radius_equals_the_companion_matrix_radius():
             if isinstance(layer, RecurrentLayer):
                 object.__setattr__(layer, "weight_hh", (scale * layer.weight_hh).astype(np.float32))
         controls = [0.3] if model.num_controls else None
-        linearisation = stability.linearise(model, controls)
+        lin = stability.linearise(model, controls)
         jacobians = layer_jacobians(model, controls)
         for method in INTERPOLATIONS:
             for ratio in ratios:
@@ -114,7 +115,7 @@ def test_the_factorised_radius_equals_the_companion_matrix_radius():
                     continue
                 offset, taps, feedback = read_filter(method, ratio)
                 expected = max(companion_radius(J, offset, taps.astype(np.float64), feedback) for J in jacobians)
-                got = stability.spectral_radius(linearisation, method, ratio)
+                got = stability.spectral_radius(lin, method, ratio)
                 worst = max(worst, abs(got - expected) / expected)
                 checked += 1
     assert checked > 400
@@ -126,11 +127,11 @@ def test_newton_lands_on_the_fixed_point_plain_iteration_reaches():
     model = engine.load_model(DEFAULT_MODEL)
     layer = model.layers[0]
     x = np.zeros(model.input_size)
-    state, converged = stability.fixed_point(layer, x)
+    state, converged = linearisation.fixed_point(layer, x)
     assert converged
     plain = np.zeros(layer.state_size)
-    for _ in range(stability.FIXED_POINT_STEPS):
-        _, new = stability.cell_step(layer, x, plain)
+    for _ in range(linearisation.FIXED_POINT_STEPS):
+        _, new = linearisation.cell_step(layer, x, plain)
         if np.max(np.abs(new - plain)) < 1e-14:
             break
         plain = new
@@ -151,20 +152,20 @@ def test_the_check_solves_no_eigenproblem_larger_than_the_state(monkeypatch):
         return eigvals(a)
 
     monkeypatch.setattr(np.linalg, "eigvals", recording)
-    linearisation = stability.linearise(model)
+    lin = stability.linearise(model)
     for method, rate in (("cubic", 44100.0), ("lagrange5", 44100.0), ("allpass", 84000.0), ("cubic", 84000.0)):
-        assert stability.spectral_radius(linearisation, method, rate / 48000.0) > 0.5
+        assert stability.spectral_radius(lin, method, rate / 48000.0) > 0.5
     assert sizes and max(sizes) <= 2 * 16, sizes
 
 
 def test_a_slowly_settling_model_is_linearised_in_a_few_dozen_steps(monkeypatch):
     """The default model took ~3700 plain cell steps (a second); the check now costs milliseconds."""
     calls = []
-    sigmoid = stability._sigmoid
-    monkeypatch.setattr(stability, "_sigmoid", lambda x: calls.append(1) or sigmoid(x))
+    sigmoid = linearisation._sigmoid
+    monkeypatch.setattr(linearisation, "_sigmoid", lambda x: calls.append(1) or sigmoid(x))
     model = engine.load_model(DEFAULT_MODEL)
-    linearisation = stability.linearise(model)
-    assert linearisation.converged
+    lin = stability.linearise(model)
+    assert lin.converged
     assert len(calls) < 3 * 200  # three sigmoids a step for an LSTM: well under 200 steps and Jacobians
 
 
@@ -180,13 +181,13 @@ def test_a_layer_that_never_settles_stops_at_the_work_cap(monkeypatch):
     for name, value in (("weight_hh", weight_hh), ("weight_ih", np.zeros_like(layer.weight_ih)), ("bias_ih", bias),
                         ("bias_hh", np.zeros_like(layer.bias_hh))):
         object.__setattr__(layer, name, value)
-    monkeypatch.setattr(stability, "FIXED_POINT_WORK", 3 * H * H * 300)  # 300 steps
+    monkeypatch.setattr(linearisation, "FIXED_POINT_WORK", 3 * H * H * 300)  # 300 steps
     steps = []
-    step = stability._Cell.step
-    monkeypatch.setattr(stability._Cell, "step", lambda self, s: steps.append(1) or step(self, s))
-    _, converged = stability.fixed_point(layer, np.zeros(1))
+    step = linearisation._Cell.step
+    monkeypatch.setattr(linearisation._Cell, "step", lambda self, s: steps.append(1) or step(self, s))
+    _, converged = linearisation.fixed_point(layer, np.zeros(1))
     assert not converged
-    assert 300 <= len(steps) <= 300 + stability.NEWTON_STEPS * 5
+    assert 300 <= len(steps) <= 300 + linearisation.NEWTON_STEPS * 5
 
 
 # -- one rule, one verdict, used everywhere ----------------------------------------------------
@@ -211,11 +212,11 @@ def test_the_rule(monkeypatch):
         assert (v.stable, v.reason, v.checked) == (stable, reason, False), (method, ratio)
         assert np.isnan(v.radius) and np.isnan(v.limit)
     model = random_model("lstm", hidden=8, seed=3, sample_rate=48000.0)
-    linearisation = stability.linearise(model)
+    lin = stability.linearise(model)
     for method, ratio in (("linear", 0.9), ("cubic", 0.9), ("cubic", 1.5), ("lagrange5", 2.5), ("allpass", 1.5)):
-        v = stability.verdict(method, ratio, linearisation)
-        assert v.checked and v.radius == stability.spectral_radius(linearisation, method, ratio)
-        expected_limit = 1.0 if method == "allpass" else stability.stability_threshold(linearisation, ratio)
+        v = stability.verdict(method, ratio, lin)
+        assert v.checked and v.radius == stability.spectral_radius(lin, method, ratio)
+        expected_limit = 1.0 if method == "allpass" else stability.stability_threshold(lin, ratio)
         assert v.limit == expected_limit and v.stable == (v.radius <= v.limit + stability.RADIUS_TOLERANCE)
 
 
@@ -227,8 +228,8 @@ def test_the_allpass_read_is_as_stable_as_the_model():
     for ratio in (1.05, 1.5, 2.7, 3.9, 4.5, 9.9, 17.25):
         offset, _, feedback = read_filter("allpass", ratio)
         taps = np.array([-feedback, 1.0])  # [a, 1] exactly (the kernel's float32 taps move |H| off 1 by ~1e-9)
-        assert stability.read_radius(mu, offset, taps, feedback) <= 1 + 1e-12, ratio
-        assert stability.read_radius([1.02], offset, taps, feedback) > 1  # and only then
+        assert linearisation.read_radius(mu, offset, taps, feedback) <= 1 + 1e-12, ratio
+        assert linearisation.read_radius([1.02], offset, taps, feedback) > 1  # and only then
 
 
 def test_a_conditioned_model_is_never_linearised_at_a_hidden_default():
@@ -246,10 +247,10 @@ def test_processor_set_controls_and_engine_info_all_follow_the_one_verdict(monke
     """Make the rule call cubic unstable everywhere: every caller must replace it, and say the same."""
     real = stability.verdict
 
-    def cubic_never(method, ratio, linearisation):
+    def cubic_never(method, ratio, lin):
         if method == "cubic":
             return stability.Verdict(method, ratio, False, stability.OVER_LIMIT, 1.5, 0.99)
-        return real(method, ratio, linearisation)
+        return real(method, ratio, lin)
 
     monkeypatch.setattr(stability, "verdict", cubic_never)
     model = random_model("lstm", hidden=8, controls=1, seed=3, sample_rate=48000.0)
