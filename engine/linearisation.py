@@ -19,8 +19,17 @@ PyTorch-layout weights, with analytic Jacobians of the cells; nothing runs in th
 
 Cost per recurrent layer: one eigendecomposition of J, O(S³) (S = 2H for an LSTM, H for a GRU),
 a few Newton steps, and a plain fixed-point iteration bounded by FIXED_POINT_STEPS and
-FIXED_POINT_WORK. Measured on the 2-core machine this was built on (random_model from
-tests/models.py, cubic at R = 44.1/48, CPU time): MEASURED.
+FIXED_POINT_WORK. Measured on the 2-core machine this was built on, CPU time of the check as the
+Processor runs it (stability.choose, cubic at R = 44.1/48, tests/models.random_model(seed=1),
+OPENBLAS_NUM_THREADS=1), before → now: LSTM-40 0.13 s → 8 ms, LSTM-384 26 s → 0.5 s, LSTM-512
+59 s → 0.9 s, 8 × LSTM-512 (the loader's largest) ~8 min → 6.3 s, 8 × GRU-512 2.7 s; the default
+model 0.13 s → 6 ms. The eigendecompositions are most of it. With OpenBLAS's own threads on a
+busy 2-core machine the same 8 × LSTM-512 took 27 s of CPU: its threads wait for each other.
+
+    python -c "import sys, time; sys.path.insert(0, 'tests'); from models import random_model; \
+        from engine.stability import choose; m = random_model('lstm', hidden=512, layers=8, seed=1, \
+        sample_rate=48000.0); t = time.process_time(); choose(m, 'cubic', 44100 / 48000); \
+        print(time.process_time() - t)"
 """
 
 from dataclasses import dataclass
