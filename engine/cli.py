@@ -214,29 +214,21 @@ def info_main(argv=None):
             kind = "fractional: interpolated delay"
         lines.append((f"at {rate:g} Hz", f"R = {ratio:.6g} ({kind})"))
         from .processor import check_controls, knob_values
+        from .stability import choose
 
         # the values engine-process and engine-eval default to; given ones checked as Processor.set_controls does
-        controls = knob_values(model, None if args.control is None else check_controls(model, args.control)) or []
+        controls = knob_values(model, None if args.control is None else check_controls(model, args.control))
         if model.num_controls:
             lines.append(("  knobs", " ".join(f"{v:g}" for v in controls) + " (the stability check depends on them; "
                                      "set them with --control)"))
-        from .delay import needs_stability_check
-        from .stability import is_stable, linearise, spectral_radius, stability_threshold
-
+        # The Processor's own decision for each method, each verdict with the limit it applied;
+        # one linearisation serves them all (made only if a verdict needs it).
         linearisation = None
         for method in INTERPOLATIONS:
-            if method == "naive":
-                lines.append((f"  {method}", "stable (the model as trained)"))
-            elif method == "allpass" and ratio < 1:
-                lines.append((f"  {method}", "no form below the training rate (the best stable method runs instead)"))
-            elif not needs_stability_check(method, ratio):
-                lines.append((f"  {method}", "stable (exact delay or centred window: no check needed)"))
-            else:
-                linearisation = linearisation or linearise(model, controls)
-                radius = spectral_radius(linearisation, method, ratio)
-                verdict = "stable" if is_stable(linearisation, method, ratio) else "UNSTABLE"
-                lines.append((f"  {method}", f"{verdict}, spectral radius {radius:.4f} "
-                                             f"(limit {stability_threshold(linearisation, ratio):.4f})"))
+            choice = choose(model, method, ratio, controls, linearisation)
+            linearisation = choice.linearisation
+            text = choice.verdicts[0].describe()
+            lines.append((f"  {method}", text + (f"; runs {choice.method} instead" if choice.replaced else "")))
         if linearisation is not None and not linearisation.converged:
             lines.append(("  note", "silence does not settle to a fixed point: the check is approximate"))
     width = max(len(key) for key, _ in lines)

@@ -21,8 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import kernels
-from .delay import (DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots,
-                    needs_stability_check, read_filter)
+from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots, read_filter
 from .errors import ArgumentError, AudioInputError, ConcurrencyError, ControlError, StabilityWarning, quote
 from .model import Model
 from .packing import aligned_zeros, pack
@@ -79,11 +78,12 @@ class Processor:
         The rate (Hz) audio will arrive at.
     interpolation : str
         How the delayed state is read: one of engine.INTERPOLATIONS ("linear", the default;
-        "naive", no correction; "cubic"; "lagrange5"; "allpass"). Where the read extrapolates
-        (R < 1) or its window is off-centre, a method predicted unstable for this model (at its
-        current knob values: see ``set_controls``) is replaced by the best stable one, with a
-        StabilityWarning; ``interpolation`` then names what runs, ``requested_interpolation``
-        what was asked for, and ``stability`` holds the spectral radii checked.
+        "naive", no correction; "cubic"; "lagrange5"; "allpass"). A method the stability rule
+        (engine.stability.choose) predicts unstable for this model at its current knob values
+        (see ``set_controls``) is replaced by the best stable one, with a StabilityWarning;
+        ``interpolation`` then names what runs, ``requested_interpolation`` what was asked for,
+        and ``stability`` holds the decision (an engine.stability.Choice: every verdict with its
+        spectral radius and limit; None with ``check_stability=False``).
     check_stability : bool
         False runs the requested method even where it is predicted unstable. For evaluating the
         check itself (benchmarks/below_rate.py); never for audio anyone listens to.
@@ -213,30 +213,23 @@ class Processor:
         self._reset()
 
     def _stable_interpolation(self, stacklevel):
-        """The requested method, or the best one predicted stable where it is not.
+        """The requested method, or the best one predicted stable where it is not (stability.choose).
 
-        Extrapolating reads (R < 1) and off-centre Lagrange windows can destabilise a model
-        (SRC.md, delay.needs_stability_check); an unstable choice must never run, so the
-        stability check picks the best stable method and a warning says so once. A conditioned
-        model is linearised at the control values it will run with (``_ctrl_to``).
+        An unstable choice must never run, so the rule picks the best stable method and a
+        warning says so once. A conditioned model is judged at the control values it will run
+        with (``_ctrl_to``).
         """
         self.stability = None
-        if not self.check_stability or not needs_stability_check(self.requested_interpolation, self.ratio):
+        if not self.check_stability:
             return self.requested_interpolation
-        from .stability import linearise, stable_choice
+        from .stability import choose
 
-        linearisation = linearise(self.model, self._ctrl_to if self.model.num_controls else None)
-        chosen, radii = stable_choice(linearisation, self.requested_interpolation, self.ratio)
-        self.stability = {"spectral_radius": radii, "fixed_point_converged": linearisation.converged}
-        if chosen != self.requested_interpolation:
-            requested = self.requested_interpolation
-            why = ("has no form below the training rate" if requested == "allpass" and self.ratio < 1 else
-                   f"is predicted unstable at {self.sample_rate:g} Hz")
-            radius = radii[requested]
-            warnings.warn(f"{self.model.name}: {requested} {why} (R = {self.ratio:.4g}"
-                          + ("" if radius != radius else f", spectral radius {radius:.4f}")
-                          + f"); running {chosen} instead", StabilityWarning, stacklevel=stacklevel)
-        return chosen
+        self.stability = choose(self.model, self.requested_interpolation, self.ratio,
+                                self._ctrl_to if self.model.num_controls else None)
+        if self.stability.replaced:
+            warnings.warn(f"{self.model.name}: {self.stability.explain(self.sample_rate)}", StabilityWarning,
+                          stacklevel=stacklevel)
+        return self.stability.method
 
     @_exclusive
     def reset(self):
@@ -269,10 +262,11 @@ class Processor:
         The new values are ramped linearly across the next ``process`` call; set before the
         first block or right after ``reset`` they apply at once.
 
-        Where the stability check applies (R < 1, or an off-centre read: see ``interpolation``),
-        knobs move the model's dynamics, so new values are checked again (a few to ~150 ms for
-        hidden sizes 8 to 40). If the method running is predicted unstable at the new values,
-        the best stable one replaces it (a StabilityWarning says so) and, if audio has already
+        Where the requested method's verdict came from the linearised check (``stability.checked``:
+        reads that extrapolate or sit off-centre, see engine.stability), knobs move the model's
+        dynamics, so new values are checked again (milliseconds at hidden size 40; see
+        engine.stability for the cost). If the method running is predicted unstable at the new
+        values, the best stable one replaces it (a StabilityWarning says so) and, if audio has already
         been processed, the state restarts from the model's initial state, as after ``reset``,
         with the new values in effect at once; when the knobs return where the requested method
         is stable again, it comes back the same way.
@@ -296,8 +290,9 @@ class Processor:
             self._ctrl_from[:] = self._ctrl_to
         self._ramping = not np.array_equal(self._ctrl_from, self._ctrl_to)
         self._update_fast_path()
-        if changed and self.check_stability and needs_stability_check(self.requested_interpolation, self.ratio):
-            chosen = self._stable_interpolation(stacklevel=3)
+        # Knobs move the verdict only where the linearised check decided it.
+        if changed and self.stability is not None and self.stability.checked:
+            chosen = self._stable_interpolation(stacklevel=4)
             if chosen != self.interpolation:
                 self.interpolation = chosen
                 self._configure()  # resets: the new values apply at once
@@ -593,6 +588,8 @@ def knob_values(model, controls=None):
     """The knob values the tools run a model with: ``controls``, or 0.5 per knob; None without knobs.
 
     engine-process, engine-eval, engine-info and the live configuration all default to mid-travel.
+    This is the one place that default is written: the stability check (engine.stability) has
+    none of its own and is always told the values.
 
     Parameters
     ----------
