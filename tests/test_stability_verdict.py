@@ -20,7 +20,7 @@ from engine.delay import INTERPOLATIONS, read_filter
 from engine.errors import ArgumentError
 from engine.model import DenseLayer, RecurrentLayer
 from engine.processor import knob_values
-from models import random_model
+from engine.testing import random_model
 
 DEFAULT_MODEL = REPO / "models" / "overdrive_lstm20.json"
 
