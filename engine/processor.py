@@ -11,19 +11,18 @@ is inside one of them raises ConcurrencyError instead of corrupting memory.
 """
 
 
-import functools
-import queue
-import threading
 import warnings
 import weakref
-from collections.abc import Sequence
 
 import numpy as np
 
 from . import kernels
 from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots, read_filter
-from .errors import ArgumentError, AudioInputError, ConcurrencyError, ControlError, StabilityWarning, quote
+from .errors import ArgumentError, AudioInputError, StabilityWarning, quote
+from .channel_threads import THREADED_FRAMES, ChannelThreads
+from .controls import check_controls, knob_values  # noqa: F401  (part of this module's interface)
 from .model import Model
+from .thread_guard import busy, exclusive
 from .packing import aligned_zeros, pack
 from .rates import check_sample_rate, rate_ratio
 
@@ -40,31 +39,6 @@ MAX_CHANNELS = 64
 MAX_BLOCK_SIZE = 2 ** 20
 #: The most threads ``threads`` may ask for (never more than ``channels`` run).
 MAX_THREADS = MAX_CHANNELS
-
-
-def _exclusive(method):
-    """Run a Processor method holding the processor's token (see Processor.process), or raise ConcurrencyError."""
-    name = method.__name__
-
-    @functools.wraps(method)
-    def exclusive(self, *args, **kwargs):
-        token = self._token
-        try:
-            token.pop()
-        except IndexError:
-            raise _busy(name) from None
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            token.append(True)
-
-    return exclusive
-
-
-def _busy(name):
-    return ConcurrencyError(f"Processor.{name}() was called while another thread is inside one of this processor's "
-                            "methods; a Processor serves one thread at a time: give each thread its own, or "
-                            "serialise the calls with a lock")
 
 
 class Processor:
@@ -147,7 +121,7 @@ class Processor:
         # Channel ranges, one per thread; the calling thread runs the first.
         bounds = np.linspace(0, self.channels, self.threads + 1).round().astype(int)
         self._groups = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-        self._pool = _ChannelThreads(self.threads - 1) if self.threads > 1 else None
+        self._pool = ChannelThreads(self.threads - 1) if self.threads > 1 else None
         if self._pool is not None:
             weakref.finalize(self, self._pool.close)
         # Unguarded (no other thread holds this object yet), so that a StabilityWarning's
@@ -156,7 +130,7 @@ class Processor:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    @_exclusive
+    @exclusive
     def prepare(self, sample_rate, max_block_size=None):
         """Allocate the state for ``sample_rate``, compile and warm up the kernel, then reset.
 
@@ -231,7 +205,7 @@ class Processor:
                           stacklevel=stacklevel)
         return self.stability.method
 
-    @_exclusive
+    @exclusive
     def reset(self):
         """Return every channel to the model's initial state; pending control values apply at once.
 
@@ -255,7 +229,7 @@ class Processor:
 
     # -- controls ----------------------------------------------------------------------------
 
-    @_exclusive
+    @exclusive
     def set_controls(self, values):
         """Set the control inputs (knobs) of a conditioned model.
 
@@ -353,7 +327,7 @@ class Processor:
         try:
             token.pop()
         except IndexError:
-            raise _busy("process") from None
+            raise busy("process") from None
         try:
             # The real-time case in as few Python operations as possible (at 32 samples a block,
             # every 100 ns here costs ~1.5% of the work): mono, out given, one kernel call, no
@@ -471,7 +445,7 @@ class Processor:
         self._update_fast_path()
         return (net.meta, net.params, self._hist, self._pos, self._work)
 
-    @_exclusive
+    @exclusive
     def close(self):
         """Stop the channel threads (if any). The processor still works afterwards, on one thread.
 
@@ -532,144 +506,6 @@ class Processor:
 
 
 _FLOAT32 = np.dtype(np.float32)
-#: Shorter blocks run all channels on the calling thread: waking a sleeping thread and hearing
-#: back from it takes ~80 µs on a virtual machine (measured here; ~10 µs on bare metal), as long
-#: as a 256-sample block of LSTM-40 takes to compute.
-THREADED_FRAMES = 512
-
-
-class _ChannelThreads:
-    """Worker threads that each run kernels.process_block on the arguments they are handed.
-
-    One queue per worker and one back: handing a block over and collecting it costs a few
-    microseconds plus the time the OS takes to wake a thread. The kernel releases the GIL, so the
-    workers and the calling thread compute at the same time.
-    """
-
-    def __init__(self, count):
-        self._inboxes = [queue.SimpleQueue() for _ in range(count)]
-        self._done = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._work, args=(inbox, self._done), daemon=True,
-                                          name=f"engine-channels-{i + 1}") for i, inbox in enumerate(self._inboxes)]
-        for thread in self._threads:
-            thread.start()
-
-    @staticmethod
-    def _work(inbox, done):
-        while True:
-            arguments = inbox.get()
-            if arguments is None:
-                return
-            try:
-                kernels.process_block(*arguments)
-                done.put(None)
-            except BaseException as exc:  # handed back to the caller, never lost in a thread
-                done.put(exc)
-
-    def start(self, jobs):
-        """Hand one argument tuple to each worker (as many jobs as workers)."""
-        for inbox, arguments in zip(self._inboxes, jobs):
-            inbox.put(arguments)
-
-    def wait(self):
-        """Wait for every worker's job; re-raise the first error one of them met."""
-        errors = [self._done.get() for _ in self._inboxes]
-        for error in errors:
-            if error is not None:
-                raise error
-
-    def close(self):
-        for inbox in self._inboxes:
-            inbox.put(None)
-        self._inboxes = []
-
-
-def knob_values(model, controls=None):
-    """The knob values the tools run a model with: ``controls``, or 0.5 per knob; None without knobs.
-
-    engine-process, engine-eval, engine-info and the live configuration all default to mid-travel.
-    This is the one place that default is written: the stability check (engine.stability) has
-    none of its own and is always told the values.
-
-    Parameters
-    ----------
-    model : Model
-    controls : sequence of float, optional
-
-    Returns
-    -------
-    list of float or None
-        None for a model without control inputs (``controls`` is then ignored, as it always was).
-    """
-    if not model.num_controls:
-        return None
-    return [0.5] * model.num_controls if controls is None else list(controls)
-
-
-def check_controls(model, values):
-    """``values`` as the control inputs of ``model``: one finite, float32-sized number per knob.
-
-    Parameters
-    ----------
-    model : Model
-    values : sequence of float or 1-D numpy array
-        Real numbers only (int, float or a numpy number; not bool, not text), one per knob.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64, shape (model.num_controls,).
-
-    Raises
-    ------
-    ControlError
-        If ``values`` is not a sequence or 1-D array of real numbers, the count is wrong, or a
-        value is not finite or beyond float32.
-    """
-    # np.asarray(values, float64) alone would read "0.7" and True as numbers, and raise
-    # OverflowError on an int too large for a float: check the kinds first.
-    if isinstance(values, np.ndarray):
-        if values.ndim != 1 or values.dtype.kind not in "iuf":
-            raise ControlError(f"controls must be numbers in a sequence or 1-D array, got an array of dtype "
-                               f"{values.dtype}, shape {values.shape}")
-        items = values.tolist()
-    elif isinstance(values, (str, bytes, bytearray)) or not isinstance(values, Sequence):
-        if isinstance(values, (str, bytes, bytearray)):
-            found = f"the text {quote(values)}"
-        elif _is_real(values):
-            found = f"the single number {quote(values)} (write [{quote(values)}])"
-        else:
-            found = f"a {type(values).__name__}"
-        raise ControlError(f"controls must be a sequence of numbers, one per knob, got {found}")
-    else:
-        items = list(values)
-        if not all(_is_real(value) for value in items):
-            raise ControlError(f"controls must be numbers, got {quote(values)}")
-    count = max(model.num_controls, 0)
-    if len(items) != count:
-        raise ControlError(f"{model.name} takes {count} control value(s), got {len(items)}")
-    limit = float(np.finfo(np.float32).max)
-    numbers = []
-    for value in items:
-        try:
-            number = float(value)
-        except OverflowError:  # an int beyond float64
-            raise ControlError(f"control values must fit in float32 (±{limit:.4g}), got {quote(values)}") from None
-        numbers.append(number)
-    array = np.array(numbers, dtype=np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ControlError(f"control values must be finite, got {quote(values)}")
-    if np.any(np.abs(array) > limit):
-        raise ControlError(f"control values must fit in float32 (±{limit:.4g}), got {quote(values)}")
-    return array
-
-
-def _is_real(value):
-    """Whether value is a real number: int, float or a numpy integer/float, and not bool."""
-    return (isinstance(value, (int, float, np.integer, np.floating))
-            and not isinstance(value, (bool, np.bool_)))
-
-
 def _positive_int(value, name, cap, cap_name):
     """value as an int from 1 to cap, or raise ArgumentError naming ``name`` and the cap's constant."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
