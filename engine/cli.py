@@ -12,9 +12,7 @@ import sys
 import time
 import warnings
 
-import numpy as np
-
-from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS
+from .methods import DEFAULT_INTERPOLATION, INTERPOLATIONS
 from .errors import ArgumentError, AudioFileError, EngineError
 from .rates import MAX_RATIO, MIN_RATIO
 
@@ -498,7 +496,8 @@ def _write_output(write, path, flag):
 def eval_main(argv=None):
     """engine-eval: the quality report of the published protocol (SRC.md)."""
     from .audiofile import MAX_CLIP_SECONDS
-    from .delay import INTERPOLATIONS as methods_available
+
+    methods_available = INTERPOLATIONS
 
     parser = argparse.ArgumentParser(
         prog="engine-eval",
@@ -519,6 +518,8 @@ def eval_main(argv=None):
     parser.add_argument("--plots", metavar="DIR", help="write PNG plots here: the 100 Hz sine picture and "
                                                        "the error spectrum per method at the first rate")
     args = parser.parse_args(argv)
+
+    import numpy as np  # after argument parsing: --help and usage errors do not wait for it
     source = args.input or DEMO_CLIP
 
     # Every output is checked before the evaluation, which can take minutes: a typo in --csv

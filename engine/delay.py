@@ -24,24 +24,8 @@ import numpy as np
 
 from .errors import ArgumentError
 
-#: Interpolation methods, the default first. Each name is its order of Lagrange interpolation
-#: except naive (no correction: ŝ_n = s_{n−1}).
-LAGRANGE_ORDERS = {"linear": 1, "cubic": 3, "lagrange5": 5}
-INTERPOLATIONS = ("linear", "naive", "cubic", "lagrange5", "allpass")
-DEFAULT_INTERPOLATION = "linear"
-
-
-def check_interpolation(name):
-    """Return ``name`` if it is a known interpolation method.
-
-    Raises
-    ------
-    ArgumentError
-        If it is not, naming the methods that exist.
-    """
-    if name not in INTERPOLATIONS:
-        raise ArgumentError(f"unknown interpolation {name!r}; choose one of {', '.join(INTERPOLATIONS)}")
-    return name
+# The method names live in engine/methods.py (no numpy, so the commands' --help stays fast).
+from .methods import DEFAULT_INTERPOLATION, INTERPOLATIONS, LAGRANGE_ORDERS, check_interpolation  # noqa: E402,F401
 
 
 def lagrange_weights(order, delta):
