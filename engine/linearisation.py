@@ -327,7 +327,7 @@ def linearise(model, controls=None):
 
 
 def read_radius(eigenvalues, tap_offset, taps, feedback=0.0):
-    """Spectral radius of δs_n = J·δŝ_n, δŝ_n = Σ_m taps[m]·δs_{n−e−m} + feedback·δŝ_{n−1}, from J's eigenvalues.
+    """The spectral radius of δs_n = J·δŝ_n, δŝ_n = Σ_m taps[m]·δs_{n−e−m} + feedback·δŝ_{n−1}, from J's μ.
 
     The largest root modulus, over every eigenvalue μ of J, of
     z^L − feedback·z^(L−1) − μ·Σ_m taps[m]·z^(L−e−m) (L = e + len(taps) − 1): the eigenvalues of

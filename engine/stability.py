@@ -263,7 +263,9 @@ def ideal_radius(linearisation, ratio):
 
 
 def stability_threshold(linearisation, ratio):
-    """The largest spectral radius accepted for a Lagrange read at R = ``ratio``: max(SAFE_RADIUS, ρ_ideal + (1 − ρ_ideal)/2), at most 1.
+    """The largest spectral radius a Lagrange read may have at R = ``ratio``.
+
+    max(SAFE_RADIUS, ρ_ideal + (1 − ρ_ideal)/2), at most 1.
 
     ρ ≤ 1 alone (the published criterion) let through, in 3 of 132 cases measured (tests and
     benchmarks/below_rate.py), an off-centre cubic read with 0.99 < ρ < 1 that then diverged on

@@ -41,7 +41,7 @@ def numeric_jacobian(layer, x, state, step=1e-6):
 
 
 def companion_radius(J, tap_offset, taps, feedback=0.0):
-    """Spectral radius of δs_n = J·δŝ_n, δŝ_n = Σ_m taps[m]·δs_{n−e−m} + feedback·δŝ_{n−1}, as a first-order system.
+    """Spectral radius of δs_n = J·δŝ_n, δŝ_n = Σ_m taps[m]·δs_{n−e−m} + feedback·δŝ_{n−1}, as one system.
 
     The state is [δs_{n−1}, …, δs_{n−L}] (L = tap_offset + len(taps) − 1), plus δŝ_{n−1} when the
     read is recursive: a matrix of size (L + 1)·S.
@@ -95,7 +95,7 @@ def test_the_analytic_jacobian_matches_central_differences(cell, reset_after):
 
 
 def test_the_factorised_radius_equals_the_companion_matrix_radius():
-    """max over μ of the roots of D(z) − μ·N(z) against eig of the (L·S)² companion, many models, methods and R."""
+    """max over μ of the roots of D(z) − μ·N(z) against eig of the (L·S)² companion: many models, methods, R."""
     checked, worst = 0, 0.0
     ratios = (0.6, 44100 / 48000, 48000 / 44100, 1.5, 1.75, 96000 / 44100, 2.5, 3.3)
     for seed in range(12):
@@ -221,7 +221,7 @@ def test_the_rule(monkeypatch):
 
 
 def test_the_allpass_read_is_as_stable_as_the_model():
-    """Why the allpass needs no check at R ≥ 4 (ALLPASS_CHECKED_BELOW): for any |μ| ≤ 1 its poles stay in the unit circle."""
+    """Why the allpass needs no check at R ≥ 4 (ALLPASS_CHECKED_BELOW): with |μ| ≤ 1 its poles stay in the circle."""
     rng = np.random.default_rng(9)
     mu = np.sqrt(rng.uniform(0, 1, 2000)) * np.exp(2j * np.pi * rng.uniform(0, 1, 2000))
     mu = np.concatenate([mu, np.exp(2j * np.pi * rng.uniform(0, 1, 200)), [1.0, -1.0]])  # the circle itself
