@@ -338,3 +338,58 @@ def test_a_killed_engine_server_leaves_no_registration_for_the_next_start():
         clear_stale_registrations(prefix="", name=names[1])
         clear_stale_registrations(name=names[0])
     assert names[1] not in registered_servers()
+
+
+LIVE_EXPECTED = {
+    "q": (0, []),
+    "sigint": (130, [r"engine-live: interrupted"]),
+    "sigterm": (143, [r"engine-live: terminated"]),
+    "server-killed": (1, [r"engine-live: error: the audio device or server went away after [\d.]+ s of audio .*"]),
+}
+
+
+@pytest.mark.parametrize("repeat", range(REPEATS))
+@pytest.mark.parametrize("path", list(LIVE_EXPECTED))
+def test_live_run_on_an_interface_ends_cleanly(path, repeat):
+    """The same exits without --virtual, on a JACK server that stands in for the user's interface."""
+    _needs_jack()
+    from engine.live.virtual import JackDummyServer
+
+    code_expected, stderr_expected = LIVE_EXPECTED[path]
+    server = JackDummyServer(48000, name=f"engine-exits-{os.getpid()}-{path}-{repeat}").start()
+    engine = None
+    try:
+        env_before = dict(os.environ)
+        os.environ.update(server.environment())
+        try:
+            engine = EngineLive("--config", str(CONFIG), "--duration", "60")
+        finally:
+            os.environ.clear()
+            os.environ.update(env_before)
+        engine.wait_for(r"^DSP ", count=2)
+        if path == "q":
+            engine.type(b"q")
+        elif path == "sigint":
+            engine.type(b"\x03")
+        elif path == "sigterm":
+            engine.process.send_signal(signal.SIGTERM)
+        else:
+            server.process.kill()
+        trigger = time.monotonic()
+        code, exited = engine.wait_exit(timeout=30)
+        assert code is not None, f"engine-live hung after {path}:\n{engine.text()}"
+        output = engine.text()
+        assert "Traceback" not in output, output
+        assert code == code_expected, output
+        assert exited - trigger <= EXIT_WITHIN, f"exit {exited - trigger:.2f} s after {path}:\n{output}"
+        stderr = [line for _, line in engine.stderr if line.strip()]
+        assert len(stderr) == len(stderr_expected) and all(re.fullmatch(p, line) for p, line in
+                                                           zip(stderr_expected, stderr)), output
+        assert re.search(r"^played [\d.]+ s: \d+ blocks", output, re.M), output  # the summary came
+    finally:
+        if engine is not None:
+            engine.close()
+        server.stop()
+        server.remove_log()
+    assert server.name not in registered_servers() and shm_files_of(server.name) == []
+    assert processes_mentioning(server.name) == []
