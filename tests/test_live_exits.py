@@ -393,3 +393,36 @@ def test_live_run_on_an_interface_ends_cleanly(path, repeat):
         server.remove_log()
     assert server.name not in registered_servers() and shm_files_of(server.name) == []
     assert processes_mentioning(server.name) == []
+
+
+@pytest.mark.parametrize("repeat", range(REPEATS))
+@pytest.mark.parametrize("how", ["sigint", "sigterm"])
+def test_a_signal_while_starting_stops_the_start_cleanly(how, repeat, tmp_path):
+    """Ctrl-C or SIGTERM while the server starts and the models load: the same exit status, one line, nothing left."""
+    _needs_jack()
+    engine = EngineLive("--config", str(CONFIG), "--virtual", "--record", str(tmp_path / "virtual.wav"))
+    name = None
+    try:
+        _, first = engine.wait_for(r"JACK dummy server '")
+        name = re.search(r"JACK dummy server '([^']+)'", first)[1]
+        time.sleep(0.1 * repeat)  # land in different places of the start
+        if how == "sigint":
+            engine.type(b"\x03")
+        else:
+            engine.process.send_signal(signal.SIGTERM)
+        trigger = time.monotonic()
+        code, exited = engine.wait_exit(timeout=30)
+        assert code is not None, f"engine-live hung after {how}:\n{engine.text()}"
+        output = engine.text()
+        assert "Traceback" not in output and "Exception ignored" not in output, output
+        assert code == EXPECTED[how][0], output
+        assert exited - trigger <= EXIT_WITHIN, f"exit {exited - trigger:.2f} s after {how}:\n{output}"
+        stderr = [line for _, line in engine.stderr if line.strip()]
+        assert len(stderr) == 1 and re.fullmatch(EXPECTED[how][1][0], stderr[0]), output
+        assert processes_mentioning(name) == [], output
+        assert name not in registered_servers(), output
+        assert shm_files_of(name) == [], output
+    finally:
+        engine.close()
+        if name is not None:
+            _clean_up_after(name)

@@ -111,6 +111,8 @@ def play_through(config, server, signal, keys=None, status_stream=None, actions=
             controller.start()
 
         stop.listening = True
+        if stop.is_set():  # asked to stop while it started (a signal, or the caller): no audio at all
+            return session, None, 0
         try:
             code = session.run(keys=None if keys is None else _KeysThatStop(keys, stop), status_stream=status_stream,
                                stop_event=finished, on_started=begin)

@@ -16,6 +16,7 @@ whose name starts with :data:`SERVER_PREFIX` (only those: other programs' server
 """
 
 import argparse
+import contextlib
 import ctypes
 import mmap
 import os
@@ -70,11 +71,35 @@ _PR_SET_PDEATHSIG = 1
 def _child_setup():
     """In a child before exec: its own session (a terminal's Ctrl-C reaches only the engine, which
     then stops its children in order) and SIGTERM if the engine dies without stopping it."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked by _spawn around the fork
     os.setsid()
     try:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):  # not Linux: the engine's own cleanup still stops it
         pass
+
+
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM back for the block (a fork and the assignment of its Popen).
+
+    engine-live turns those signals into an exception while it starts (keys.stop_on_signals).
+    One raised inside the fork's Python hooks (logging's at-fork lock release) would be printed
+    as "Exception ignored" and lost; one raised between the fork and the assignment would lose
+    the child. Held back, it arrives when the block ends, and the caller's cleanup sees the child.
+    Children unblock them again (_child_setup).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 # -- JACK2's server registry (/dev/shm/jack-shm-registry) ---------------------------------------
@@ -263,16 +288,17 @@ class JackDummyServer:
         clear_stale_registrations()
         handle, self.log_path = tempfile.mkstemp(prefix=f"jackd-{self.name}-", suffix=".log")
         env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-        # -R -P 70: real-time scheduling (falls back with a warning where not permitted).
         try:
-            self.process = subprocess.Popen(
-                ["jackd", "-n", self.name, "-R", "-P", "70", "-d", "dummy", "-r", str(self.sample_rate),
-                 "-p", str(self.period)],
-                stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                preexec_fn=_child_setup)
-        finally:
-            os.close(handle)
-        try:
+            try:
+                # -R -P 70: real-time scheduling (falls back with a warning where not permitted).
+                with _signals_held():
+                    self.process = subprocess.Popen(
+                        ["jackd", "-n", self.name, "-R", "-P", "70", "-d", "dummy", "-r", str(self.sample_rate),
+                         "-p", str(self.period)],
+                        stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                        preexec_fn=_child_setup)
+            finally:
+                os.close(handle)
             deadline = time.monotonic() + timeout
             while True:
                 if self.process.poll() is not None:
@@ -481,12 +507,6 @@ class PlayerProcess:
         np.save(self._signal_path, np.ascontiguousarray(signal, np.float32))
         self.total = len(signal) + extra_frames
         self.server_name = server_name
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "engine.live.virtual", "--server", server_name, "--play", self._signal_path,
-             "--record", self._recording_path, "--play-to", play_to, "--record-from", record_from,
-             "--extra-frames", str(extra_frames), "--settle", str(settle)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, text=True,
-            preexec_fn=_child_setup)
         self.output = []
         self.ready = threading.Event()
         self.playing = threading.Event()
@@ -495,8 +515,23 @@ class PlayerProcess:
         self.frames = None
         self.server_gone = False
         self._write_lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, name="engine-player-output", daemon=True)
-        self._reader.start()
+        self.process = self._reader = None
+        try:
+            with _signals_held():
+                self.process = subprocess.Popen(
+                    [sys.executable, "-m", "engine.live.virtual", "--server", server_name, "--play",
+                     self._signal_path, "--record", self._recording_path, "--play-to", play_to, "--record-from",
+                     record_from, "--extra-frames", str(extra_frames), "--settle", str(settle)],
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, text=True,
+                    preexec_fn=_child_setup)
+                self._reader = threading.Thread(target=self._read, name="engine-player-output", daemon=True)
+                self._reader.start()
+        except BaseException:  # Ctrl-C right after the fork: the caller never gets this object to close
+            if self.process is not None:
+                self.close()
+            else:
+                self._folder.cleanup()
+            raise
 
     def _read(self):
         for line in self.process.stdout:
@@ -621,7 +656,8 @@ class PlayerProcess:
                 self.process.stdin.close()
             except OSError:
                 pass
-        self._reader.join(timeout)
+        if self._reader is not None:
+            self._reader.join(timeout)
         self._folder.cleanup()
 
 
