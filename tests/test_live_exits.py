@@ -31,7 +31,6 @@ import time
 import numpy as np
 import pytest
 import soundfile
-
 from conftest import REPO
 
 REPEATS = int(os.environ.get("ENGINE_EXIT_REPEATS", "2"))
@@ -47,8 +46,8 @@ EXPECTED = {
     "sigint": (130, [r"engine-live: interrupted"]),
     "sigterm": (143, [r"engine-live: terminated"]),
     "duration": (0, []),
-    "server-killed": (1, [r"engine-live: error: the JACK server '[^']+' went away \(killed by SIGKILL\) after "
-                          r"[\d.]+ s of audio; wrote the recording up to there to .+"]),
+    "server-killed": (1, [(r"engine-live: error: the JACK server '[^']+' went away \(killed by SIGKILL\) after "
+                           r"[\d.]+ s of audio; wrote the recording up to there to .+")]),
 }
 DURATION = 4.0
 XRUN_RUNS = []  # (path, repeat, xruns, seconds equal before the first difference): printed at the end
@@ -81,7 +80,7 @@ class EngineLive:
         self.master, slave = os.openpty()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "engine.cli_run", "live", *args], stdin=slave, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, cwd=REPO, preexec_fn=_with_controlling_tty,
+            stderr=subprocess.PIPE, cwd=REPO, preexec_fn=_with_controlling_tty,  # noqa: PLW1509
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         os.close(slave)
         self.stdout, self.stderr = [], []
@@ -291,7 +290,7 @@ def test_virtual_run_ends_cleanly(path, repeat, tmp_path, offline_demo):
         bad = np.abs(written - expected[:len(written)]) > TOLERANCE
         reported = re.search(r"differs from the same chain run offline by at most ([-+.\de]+);", output)
         assert reported, output
-        xruns = int(re.search(r"^xruns: (\d+)", output, re.M)[1]) + int(re.search(r"server xruns: (\d+)", output)[1])
+        xruns = int(re.search(r"^xruns: (\d+)", output, re.MULTILINE)[1]) + int(re.search(r"server xruns: (\d+)", output)[1])
         if bad.any() or float(reported[1]) > TOLERANCE:
             first = int(np.argmax(bad)) if bad.any() else len(written)
             assert xruns > 0, f"differs from offline processing from {first / rate:.3f} s on, without an xrun:\n{output}"
@@ -321,7 +320,8 @@ def test_a_killed_engine_server_leaves_no_registration_for_the_next_start():
             jackd = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", "48000", "-p", "128"],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
                                      start_new_session=True)
-            subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], capture_output=True, env=env, timeout=20)
+            subprocess.run(["jack_wait", "-s", name, "-w", "-t", "10"], capture_output=True, env=env, timeout=20,
+                           check=False)
             assert name in registered_servers()
             jackd.kill()
             jackd.wait()
@@ -385,7 +385,7 @@ def test_live_run_on_an_interface_ends_cleanly(path, repeat):
         stderr = [line for _, line in engine.stderr if line.strip()]
         assert len(stderr) == len(stderr_expected) and all(re.fullmatch(p, line) for p, line in
                                                            zip(stderr_expected, stderr)), output
-        assert re.search(r"^played [\d.]+ s: \d+ blocks", output, re.M), output  # the summary came
+        assert re.search(r"^played [\d.]+ s: \d+ blocks", output, re.MULTILINE), output  # the summary came
     finally:
         if engine is not None:
             engine.close()

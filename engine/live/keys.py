@@ -3,6 +3,7 @@
 import contextlib
 import signal
 import sys
+import threading
 import time
 
 
@@ -101,15 +102,45 @@ class Terminated(BaseException):
 SIGNAL_EXIT_CODES = {"SIGINT": 130, "SIGTERM": 143}
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_deferral = {"depth": 0, "pending": None}
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold back the exception stop_on_signals raises for a signal until the block ends.
+
+    Around code that acquires something it must give back (a child process, a JACK client) and
+    records it: an exception in between would lose it, and one raised inside a C library's
+    callback (libjack's error function) would be printed as "Exception ignored" and lost
+    itself. It is raised when the outermost such block ends normally. Nothing changes where
+    stop_on_signals is not in force (a default SIGINT handler raises as usual).
+    """
+    _deferral["depth"] += 1
+    try:
+        yield
+    finally:
+        _deferral["depth"] -= 1
+    if _deferral["depth"] == 0 and _deferral["pending"] is not None:
+        pending, _deferral["pending"] = _deferral["pending"], None
+        raise pending
+
+
 @contextlib.contextmanager
 def stop_on_signals(stop):
     """Turn SIGINT and SIGTERM into stop requests for the block's duration (main thread only).
 
     While ``stop.listening`` is false (loading models, starting a server) the first signal
-    aborts the start: SIGINT raises KeyboardInterrupt, SIGTERM raises Terminated, so the
-    ``finally`` clauses on the way out clean up. Once the audio runs it only sets ``stop``,
-    and the session winds down in order (player, stream, PortAudio, server). A signal that
-    arrives while leaving is noted (the first reason wins) and never raises again.
+    aborts the start: SIGINT raises KeyboardInterrupt, SIGTERM raises Terminated (at once, or
+    where an interrupts_deferred block ends), so the ``finally`` clauses on the way out clean up.
+    Once the audio runs it only sets ``stop``, and the session winds down in order (player,
+    stream, PortAudio, server). A signal that arrives while leaving is noted (the first reason
+    wins) and never raises again.
+
+    The main thread (and every thread and library thread it starts) blocks both signals, and a
+    thread of ours that only sleeps receives them: a signal landing in the main thread would
+    interrupt whatever system call it is in, and PortAudio fails when that is one of its own
+    (seen: Pa_StartStream). Python still runs the handler in the main thread.
 
     Parameters
     ----------
@@ -123,14 +154,25 @@ def stop_on_signals(stop):
         stop.request(name)
         if stop.listening or raised or not first:
             return
-        raised.append(name)
-        raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(name)
+        exception = KeyboardInterrupt() if signum == signal.SIGINT else Terminated(name)
+        raised.append(exception)
+        if _deferral["depth"]:
+            _deferral["pending"] = exception
+            return
+        raise exception
 
     saved = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in _STOP_SIGNALS:
         saved[signum] = signal.signal(signum, handler)
+    leave = threading.Event()
+    receiver = threading.Thread(target=leave.wait, name="engine-signal-receiver", daemon=True)
+    receiver.start()  # before the mask below: it keeps both signals unblocked
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         yield stop
     finally:
+        _deferral["pending"] = None
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        leave.set()
         for signum, previous in saved.items():
             signal.signal(signum, previous)

@@ -18,9 +18,15 @@ import numpy as np
 
 from ..errors import ConfigError, DeviceError
 from . import devices as _devices
-from .chain import LiveChain
-from .devices import abandon_portaudio, jack_device, reinitialize_portaudio, sounddevice, terminate_portaudio
-from .keys import StopRequest
+from .chain import LiveChain, load_models
+from .devices import (
+    abandon_portaudio,
+    jack_device,
+    reinitialize_portaudio,
+    sounddevice,
+    terminate_portaudio,
+)
+from .keys import StopRequest, interrupts_deferred
 from .session import LiveSession
 
 #: Seconds the player may take from "go" to its first played cycle before the run gives up.
@@ -86,18 +92,22 @@ def play_through(config, server, signal, keys=None, status_stream=None, actions=
 
     stop = stop if stop is not None else StopRequest()
     os.environ.update(server.environment())
-    # The child starts (imports, connects to the server) while the models are prepared here.
-    player = PlayerProcess(server.name, signal, "PortAudio:in_0", "PortAudio:out_0", extra_frames=extra_frames)
-    session = None
+    player = session = None
     outcome = {}
     try:
-        if _devices._sounddevice is None:
-            sounddevice()
-        else:
-            reinitialize_portaudio()
-        device = jack_device()
-        session = LiveSession(config.replace(input_device=device, output_device=device,
-                                             sample_rate=server.sample_rate, input_channel=1)).open()
+        # The child starts (imports, connects to the server) while the models are prepared here.
+        player = PlayerProcess(server.name, signal, "PortAudio:in_0", "PortAudio:out_0", extra_frames=extra_frames)
+        # PortAudio's JACK client and stream are resources of the server's: a Ctrl-C in the middle
+        # of making them would leave them to the server; it takes effect once they exist (the
+        # models compile in here too, quickly if run_virtual has compiled them already).
+        with interrupts_deferred():
+            if _devices._sounddevice is None:
+                sounddevice()
+            else:
+                reinitialize_portaudio()
+            device = jack_device()
+            session = LiveSession(config.replace(input_device=device, output_device=device,
+                                                 sample_rate=server.sample_rate, input_channel=1)).open()
         finished = threading.Event()  # the session's stop_event: set once the player has stopped
         session_over = threading.Event()
         controller = threading.Thread(target=_control, name="engine-playthrough", daemon=True,
@@ -123,7 +133,8 @@ def play_through(config, server, signal, keys=None, status_stream=None, actions=
             controller.join(PLAYER_STOP_TIMEOUT + 1)
         recording = player.result(timeout=PLAYER_STOP_TIMEOUT)
     finally:
-        player.close()
+        if player is not None:
+            player.close()
         if session is not None:
             session.stop()
     if recording is not None and not len(recording):
@@ -264,6 +275,10 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
     server = JackDummyServer(rate, period)
     say(f"virtual interface: JACK dummy server {server.name!r} at {rate} Hz, period {period} (one engine block "
         f"per cycle); playing {os.path.basename(config.demo_clip)} ({len(clip) / rate:.1f} s) through the engine")
+    # Compile the chain's kernels for this rate and block now, while nothing is started that a
+    # Ctrl-C would have to stop (the session's own preparation is then quick; see play_through).
+    LiveChain(config.replace(sample_rate=rate, input_channel=1), load_models(config), rate, 1,
+              max(config.output_channels))
     session = recording = None
     code = 0
     lost = False

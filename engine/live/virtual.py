@@ -20,9 +20,9 @@ import contextlib
 import ctypes
 import mmap
 import os
+import shutil
 import signal
 import struct
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -33,6 +33,7 @@ import numpy as np
 
 from ..errors import DeviceError
 from ..resample import resample  # noqa: F401  (re-exported: the live path plays clips at the server's rate)
+from .keys import interrupts_deferred
 
 #: Frames per JACK cycle of a virtual interface when nobody says otherwise: the engine's default
 #: block size. ``engine-live --virtual`` runs the server at the session's own block size, so
@@ -66,17 +67,23 @@ def _jack():
 
 
 _PR_SET_PDEATHSIG = 1
+try:  # looked up here: the child of a threaded process should not load anything between fork and exec
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: the engine's own cleanup still stops its children
+    _prctl = None
 
 
 def _child_setup():
-    """In a child before exec: its own session (a terminal's Ctrl-C reaches only the engine, which
-    then stops its children in order) and SIGTERM if the engine dies without stopping it."""
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked by _spawn around the fork
+    """In a child before exec (preexec_fn): its own session, so a terminal's Ctrl-C reaches only
+    the engine, which then stops its children in order; SIGTERM if the engine dies without
+    stopping it; and SIGINT / SIGTERM unblocked (the engine's main thread blocks them).
+
+    It makes three system calls and loads nothing (fork in a threaded process allows no more).
+    """
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
     os.setsid()
-    try:
-        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):  # not Linux: the engine's own cleanup still stops it
-        pass
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
 
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
@@ -84,20 +91,21 @@ _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 @contextlib.contextmanager
 def _signals_held():
-    """Hold SIGINT and SIGTERM back for the block (a fork and the assignment of its Popen).
+    """No KeyboardInterrupt (or engine-live's Terminated) inside the block: a fork and the assignment of its Popen.
 
-    engine-live turns those signals into an exception while it starts (keys.stop_on_signals).
     One raised inside the fork's Python hooks (logging's at-fork lock release) would be printed
     as "Exception ignored" and lost; one raised between the fork and the assignment would lose
-    the child. Held back, it arrives when the block ends, and the caller's cleanup sees the child.
-    Children unblock them again (_child_setup).
+    the child. Held back, it arrives when the block ends, and the caller's cleanup sees the
+    child. Without engine-live's handlers (keys.stop_on_signals) a default SIGINT is held at
+    the thread's signal mask instead; children unblock both again (_child_setup).
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
-        yield
+        with interrupts_deferred():
+            yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
@@ -296,22 +304,26 @@ class JackDummyServer:
                         ["jackd", "-n", self.name, "-R", "-P", "70", "-d", "dummy", "-r", str(self.sample_rate),
                          "-p", str(self.period)],
                         stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                        preexec_fn=_child_setup)
+                        preexec_fn=_child_setup)  # noqa: PLW1509 (_child_setup only makes system calls)
             finally:
                 os.close(handle)
             deadline = time.monotonic() + timeout
             while True:
                 if self.process.poll() is not None:
                     raise DeviceError(f"jackd exited at start (code {self.process.returncode}): {self.log_tail()}")
-                try:
-                    probe = jack.Client("engine-probe", no_start_server=True, servername=self.name)
-                except jack.JackOpenError:
-                    if time.monotonic() > deadline:
-                        raise DeviceError(f"jackd did not answer within {timeout:g} s: {self.log_tail()}") from None
-                    time.sleep(0.05)
-                    continue
-                probe.close()
-                return self
+                # A client opened must be closed before the server stops, or its semaphore stays in /dev/shm.
+                with interrupts_deferred():
+                    try:
+                        probe = jack.Client("engine-probe", no_start_server=True, servername=self.name)
+                    except jack.JackOpenError:
+                        probe = None
+                    else:
+                        probe.close()
+                if probe is not None:
+                    return self
+                if time.monotonic() > deadline:
+                    raise DeviceError(f"jackd did not answer within {timeout:g} s: {self.log_tail()}")
+                time.sleep(0.05)
         except BaseException:  # a failed start, or Ctrl-C while waiting: leave nothing behind
             self.stop()
             self.remove_log()
@@ -523,7 +535,7 @@ class PlayerProcess:
                      self._signal_path, "--record", self._recording_path, "--play-to", play_to, "--record-from",
                      record_from, "--extra-frames", str(extra_frames), "--settle", str(settle)],
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.PIPE, text=True,
-                    preexec_fn=_child_setup)
+                    preexec_fn=_child_setup)  # noqa: PLW1509 (_child_setup only makes system calls)
                 self._reader = threading.Thread(target=self._read, name="engine-player-output", daemon=True)
                 self._reader.start()
         except BaseException:  # Ctrl-C right after the fork: the caller never gets this object to close
