@@ -27,7 +27,7 @@ def engine_run(model, rate, period, block, seconds):
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         handle.write(f"model: {model}\nblock_size: {block}\noutput_channels: [1]\n")
         config = handle.name
-    server = JackDummyServer(rate, period, name=f"xrun-bench-{os.getpid()}-{period}").start()
+    server = JackDummyServer(rate, period, name=f"engine-xrun-bench-{os.getpid()}-{period}").start()
     try:
         result = subprocess.run([sys.executable, "-m", "engine.cli_run", "live", "--config", config,
                                  "--duration", str(seconds)], capture_output=True, text=True,

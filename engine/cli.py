@@ -1,8 +1,10 @@
 """Command-line entry points: engine-live, engine-process, engine-info, engine-bench, engine-eval.
 
 Every command prints an EngineError as one line on stderr (no traceback) and exits 1;
-argparse's own usage errors exit 2; Ctrl-C exits 130. A warning (StabilityWarning, ...) is
-one line too: ``engine-process: warning: <message>``.
+argparse's own usage errors exit 2; Ctrl-C exits 130. engine-process and engine-live exit 143
+on SIGTERM, after cleaning up (as a shell reports a process SIGTERM ended: 128 + 15). For
+engine-live a device or audio server that goes away mid-run is a DeviceError (exit 1). A warning
+(StabilityWarning, ...) is one line too: ``engine-process: warning: <message>``.
 """
 
 import argparse
@@ -341,11 +343,22 @@ def _device_spec(text):
 
 @_entry_point
 def live_main(argv=None):
-    """engine-live: play a model live through the audio interface."""
+    """engine-live: play a model live through the audio interface.
+
+    Exit status: 0 when the run stops normally (``q``, ``--duration``, the end of ``--virtual``'s
+    clip); 1 on an EngineError, among them a DeviceError when the device or the audio server goes
+    away mid-run (one line on stderr; ``--virtual`` still writes its recording up to there); 130 on
+    Ctrl-C (SIGINT) and 143 on SIGTERM. A signal while the audio runs stops it in order, as ``q``
+    does (``--virtual``: player, stream, PortAudio, then the JACK server, and the recording is
+    written up to the stop); one while models load or the server starts abandons the start, and
+    whatever was started is stopped on the way out.
+    """
     parser = argparse.ArgumentParser(
         prog="engine-live",
         description="Run a trained LSTM/GRU model live on an audio interface at whatever rate the interface runs, "
-                    "correcting the model to that rate. Keys while running: b bypass, 1-9 switch model, q quit.",
+                    "correcting the model to that rate. Keys while running: b bypass, 1-9 switch model, q quit. "
+                    "Exit status: 0 normal stop, 1 error (including the device or audio server going away), "
+                    "130 Ctrl-C, 143 SIGTERM.",
     )
     parser.add_argument("--config", metavar="FILE", help="YAML configuration (see configs/README.md)")
     parser.add_argument("--list-devices", action="store_true", help="list the audio devices PortAudio sees and exit")
@@ -354,8 +367,11 @@ def live_main(argv=None):
     parser.add_argument("--input-device", type=_device_spec, metavar="D", help="input device only")
     parser.add_argument("--output-device", type=_device_spec, metavar="D", help="output device only")
     parser.add_argument("--rate", type=_rate, metavar="HZ", help="sample rate (default: the config's, else the device's)")
-    parser.add_argument("--block-size", type=int, metavar="N", help="frames per audio callback")
-    parser.add_argument("--duration", type=float, metavar="S", help="stop by itself after S seconds")
+    parser.add_argument("--block-size", type=int, metavar="N",
+                        help="frames per audio callback (with --virtual also the JACK server's period)")
+    parser.add_argument("--duration", type=float, metavar="S",
+                        help="stop by itself after S seconds of audio (with --virtual: or at the end of the clip, "
+                             "whichever comes first)")
     parser.add_argument("--virtual", action="store_true",
                         help="no sound card needed: start a JACK dummy server, play the config's demo_clip "
                              "through the live path and record what comes out (see --record)")
@@ -365,8 +381,28 @@ def live_main(argv=None):
                         help="where --virtual writes the recording (default: out/engine-live-virtual.wav)")
     parser.add_argument("--force", action="store_true", help="replace an existing --record file")
     args = parser.parse_args(argv)
+    if args.duration is not None and not args.duration > 0:
+        parser.error("--duration must be a positive number of seconds")
 
+    from .live.keys import SIGNAL_EXIT_CODES, StopRequest, Terminated, stop_on_signals
+
+    stop = StopRequest()
+    try:
+        with stop_on_signals(stop):
+            code = _live(args, parser, stop)
+    except Terminated:
+        print("engine-live: terminated", file=sys.stderr)
+        return SIGNAL_EXIT_CODES["SIGTERM"]
+    if stop.reason in SIGNAL_EXIT_CODES:
+        print(f"engine-live: {'interrupted' if stop.reason == 'SIGINT' else 'terminated'}", file=sys.stderr)
+        return SIGNAL_EXIT_CODES[stop.reason]
+    return code
+
+
+def _live(args, parser, stop):
+    """engine-live after its arguments are parsed: SIGINT and SIGTERM already set ``stop`` (see live_main)."""
     from . import live
+    from .errors import DeviceError
 
     if args.list_devices:
         print(live.list_devices())
@@ -388,8 +424,6 @@ def live_main(argv=None):
     if args.block_size is not None:
         overrides["block_size"] = args.block_size
     config = config.replace(**overrides)
-    if args.duration is not None and not args.duration > 0:
-        parser.error("--duration must be a positive number of seconds")
 
     virtual = args.virtual
     if not virtual and args.virtual_if_no_device and not live.has_duplex_device():
@@ -401,19 +435,26 @@ def live_main(argv=None):
         _check_output(args.record, "--record", create_folders=True)  # before the server starts, not after the run
         _make_folders(os.path.dirname(os.path.abspath(args.record)), "--record")
         with live.KeyReader() as keys:
-            result = live.run_virtual(config, args.record, keys=keys)
+            result = live.run_virtual(config, args.record, keys=keys, duration=args.duration, stop=stop)
+        if "error" in result:
+            written = f"; wrote the recording up to there to {result['record_path']}" if "record_path" in result else ""
+            raise DeviceError(result["error"] + written)
         return result["code"]
 
     session = live.LiveSession(config).open()
     print(f"engine-live: {session.describe_model()} on {session.stream.device} at {session.sample_rate:g} Hz, "
           f"block {session.block_size}; keys: b bypass, 1-{len(session.chain.processors)} model, q quit")
+    stop.listening = True
     with live.KeyReader() as keys:
-        code = session.run(duration=args.duration, keys=keys)
+        code = session.run(duration=args.duration, keys=keys, stop_event=stop)
     if session.abandoned:
-        # PortAudio cannot be shut down once its device vanished (it would block): leave now.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        # The stream stopped delivering audio; PortAudio cannot be shut down now (it would block).
+        from .live.devices import abandon_portaudio
+
+        abandon_portaudio()
+        seconds = session.callbacks * session.block_size / session.sample_rate
+        raise DeviceError(f"the audio device or server went away after {seconds:.1f} s of audio "
+                          f"(check its connection, or that the audio server still runs)")
     return code
 
 
