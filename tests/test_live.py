@@ -267,6 +267,6 @@ def test_server_going_away_mid_run_stops_with_an_error_and_never_hangs(jack_at):
     except subprocess.TimeoutExpired:
         process.kill()
         pytest.fail("engine-live hung after the server went away")
-    assert process.returncode == 1, rest  # a DeviceError (engine/cli.py)
+    assert process.returncode == 1, rest  # a DeviceError (engine/cli/__init__.py)
     assert "the device or audio server went away" in rest
     assert time.monotonic() - killed_at < 15

@@ -4,7 +4,7 @@ Each run is the real command (``python -m engine.cli_run live --virtual``) on th
 configuration, with its stdin on a pseudo-terminal that is its controlling terminal, as in a
 shell: ``q`` is typed there, and Ctrl-C is the terminal's ^C (SIGINT to the foreground process
 group, which holds the engine's children too unless they have their own). After each run:
-- the documented exit status (engine/cli.py) within 2 s of the trigger (``--duration``: of the
+- the documented exit status (engine/cli/__init__.py) within 2 s of the trigger (``--duration``: of the
   deadline), no traceback, and exactly the expected line on stderr;
 - the recording written, and equal to offline processing (the model through the plain
   Processor: the shipped config's limiter never acts on the demo clip) up to the stop, within
