@@ -6,7 +6,8 @@
 - ``playthrough``: playing a signal through a session on a JACK server and recording it (``--virtual``).
 - ``chain``: the live signal chain (model switching, bypass, safety, limiter) without any device.
 - ``mixer``: the chain's one compiled call per block.
-- ``virtual``: a JACK dummy server and a play/record client, for running without a sound card.
+- ``virtual``: a JACK dummy server, for running without a sound card; ``player``: the client that
+  plays a clip into it and records; ``jack_registry``: clearing what dead servers left in /dev/shm.
 - ``quiet``: silencing C libraries that print to stderr.
 
 Importing this package imports neither sounddevice nor numba: the names below load their module

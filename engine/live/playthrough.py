@@ -88,7 +88,7 @@ def play_through(config, server, signal, keys=None, status_stream=None, actions=
     DeviceError
         If PortAudio cannot use the server, or the player fails on a run nobody stopped.
     """
-    from .virtual import PlayerProcess
+    from .player import PlayerProcess
 
     stop = stop if stop is not None else StopRequest()
     os.environ.update(server.environment())
