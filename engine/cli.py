@@ -1,7 +1,8 @@
 """Command-line entry points: engine-live, engine-process, engine-info, engine-bench, engine-eval.
 
 Every command prints an EngineError as one line on stderr (no traceback) and exits 1;
-argparse's own usage errors exit 2; Ctrl-C exits 130.
+argparse's own usage errors exit 2; Ctrl-C exits 130. A warning (StabilityWarning, ...) is
+one line too: ``engine-process: warning: <message>``.
 """
 
 import argparse
@@ -9,6 +10,7 @@ import functools
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -18,21 +20,45 @@ from .rates import MAX_RATIO, MIN_RATIO
 
 
 def _entry_point(function):
-    """Run a command's main with the project's error convention."""
+    """Run a command's main with the project's error convention.
+
+    An EngineError is one line on stderr and exit 1; Ctrl-C exits 130. For the command's duration
+    every warning (the engine's StabilityWarning, numpy's RuntimeWarning, ...) is printed as one
+    line, ``engine-process: warning: <message>``, instead of Python's file:line format with a
+    source line; the previous ``warnings.showwarning`` is restored afterwards.
+    """
 
     @functools.wraps(function)
     def wrapper(argv=None):
-        prog = function.__name__.replace("_main", "").replace("_", "-")
-        try:
-            return function(argv)
-        except EngineError as exc:
-            print(f"engine-{prog}: error: {exc}", file=sys.stderr)
-            return 1
-        except KeyboardInterrupt:
-            print(f"engine-{prog}: interrupted", file=sys.stderr)
-            return 130
+        prog = "engine-" + function.__name__.replace("_main", "").replace("_", "-")
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_printer(prog)
+            try:
+                return function(argv)
+            except EngineError as exc:
+                print(f"{prog}: error: {exc}", file=sys.stderr)
+                return 1
+            except KeyboardInterrupt:
+                print(f"{prog}: interrupted", file=sys.stderr)
+                return 130
 
     return wrapper
+
+
+def _warning_printer(prog):
+    """A ``warnings.showwarning`` that prints ``<prog>: warning: <message>`` on one line."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())  # one line, whatever the message holds
+        if not issubclass(category, UserWarning):  # numpy's RuntimeWarning etc.: say whose it is
+            text += f" ({category.__name__})"
+        stream = sys.stderr if file is None else file
+        try:
+            print(f"{prog}: warning: {text}", file=stream, flush=True)
+        except (OSError, ValueError):  # stderr closed: a warning must never become an error
+            pass
+
+    return show
 
 
 def _rate(text):
@@ -380,9 +406,10 @@ def live_main(argv=None):
         print("engine-live: no audio interface found; running on a virtual one (JACK dummy server) instead")
         virtual = True
     if virtual:
-        if os.path.exists(args.record) and not args.force:
+        if os.path.lexists(args.record) and not args.force:
             raise AudioFileError(f"{args.record}: already exists; pass --force to replace it")
-        os.makedirs(os.path.dirname(os.path.abspath(args.record)), exist_ok=True)
+        _check_output(args.record, "--record", create_folders=True)  # before the server starts, not after the run
+        _make_folders(os.path.dirname(os.path.abspath(args.record)), "--record")
         with live.KeyReader() as keys:
             result = live.run_virtual(config, args.record, keys=keys)
         return result["code"]
@@ -403,9 +430,82 @@ def live_main(argv=None):
 DEMO_CLIP = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "demo_di.wav")
 
 
+def _check_output(path, flag, folder=False, create_folders=False, inputs=()):
+    """Refuse an output path that cannot be written, before any work is done.
+
+    Parameters
+    ----------
+    path : str
+        A file to write (``folder=False``) or a folder to write files in (``folder=True``).
+    flag : str
+        The option that gave it, for the message (``--csv``).
+    folder : bool
+        Whether ``path`` is a folder (created if missing) rather than a file.
+    create_folders : bool
+        Whether a file's missing parent folders will be created (else they must exist).
+    inputs : sequence of str
+        Files this command reads: writing over one of them is refused.
+
+    Raises
+    ------
+    ArgumentError
+        If the path is a directory where a file is wanted (or the reverse), a FIFO or device
+        (writing would block), one of ``inputs``, or in a folder that is missing or not writable.
+    """
+    from .audiofile import path_problem
+
+    where = f"{flag} {path}"
+    if os.path.lexists(path):
+        if folder:
+            if not os.path.isdir(path):
+                raise ArgumentError(f"{where}: is not a folder; give a folder to write the files in")
+            if not os.access(path, os.W_OK):
+                raise ArgumentError(f"{where}: this folder is not writable")
+            return
+        if os.path.exists(path):  # (a dangling symlink is written through: fine)
+            problem = path_problem(path)
+            if problem is not None:
+                raise ArgumentError(f"{where}: {problem}; give the path of a file to write")
+            if not os.access(path, os.W_OK):
+                raise ArgumentError(f"{where}: exists and is not writable")
+            for source in inputs:
+                if source and os.path.exists(source) and os.path.samefile(path, source):
+                    raise ArgumentError(f"{where}: is the same file as {source}, which this command reads; "
+                                        "write somewhere else")
+    parent = os.path.dirname(os.path.abspath(path)) if not folder else os.path.abspath(path)
+    if not folder and not create_folders and not os.path.isdir(parent):
+        if os.path.lexists(parent):
+            raise ArgumentError(f"{where}: {parent} is a file, not a folder")
+        raise ArgumentError(f"{where}: the folder {parent} does not exist; create it or write elsewhere")
+    existing = parent
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ArgumentError(f"{where}: {existing} is a file, so the folder {parent} cannot be made")
+    if not os.access(existing, os.W_OK):
+        raise ArgumentError(f"{where}: the folder {existing} is not writable")
+
+
+def _make_folders(folder, flag):
+    """os.makedirs, with a failure as one line naming the option."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise ArgumentError(f"{flag}: cannot create the folder {folder} ({exc.strerror or exc})") from None
+
+
+def _write_output(write, path, flag):
+    """Run ``write()``; an OSError (disk full, permissions changed meanwhile) becomes one line."""
+    try:
+        return write()
+    except OSError as exc:
+        raise ArgumentError(f"{flag} {path}: cannot write ({exc.strerror or exc})") from None
+
+
 @_entry_point
 def eval_main(argv=None):
     """engine-eval: the quality report of the published protocol (SRC.md)."""
+    from .audiofile import MAX_CLIP_SECONDS
     from .delay import INTERPOLATIONS as methods_available
 
     parser = argparse.ArgumentParser(
@@ -420,45 +520,69 @@ def eval_main(argv=None):
                         help="run rates (default: 48000 88200 96000)")
     parser.add_argument("--methods", nargs="+", choices=methods_available, default=list(methods_available),
                         help="methods to score (default: all)")
-    parser.add_argument("--input", metavar="WAV", help=f"test signal (default: the demo clip, {DEMO_CLIP})")
+    parser.add_argument("--input", metavar="WAV", help=f"test signal, its first channel, at most "
+                                                       f"{MAX_CLIP_SECONDS:g} s (default: the demo clip, {DEMO_CLIP})")
     parser.add_argument("--control", type=float, nargs="+", metavar="V", help="knob values of a conditioned model")
-    parser.add_argument("--csv", metavar="PATH", help="also write the scores as CSV")
+    parser.add_argument("--csv", metavar="PATH", help="also write the scores as CSV (its folder must exist)")
     parser.add_argument("--plots", metavar="DIR", help="write PNG plots here: the 100 Hz sine picture and "
                                                        "the error spectrum per method at the first rate")
     args = parser.parse_args(argv)
+    source = args.input or DEMO_CLIP
 
-    import soundfile
+    # Every output is checked before the evaluation, which can take minutes: a typo in --csv
+    # must not cost the whole run.
+    if args.csv:
+        _check_output(args.csv, "--csv", inputs=(args.model, source))
+    if args.plots:
+        from .plots import require_matplotlib
 
+        _check_output(args.plots, "--plots", folder=True)
+        require_matplotlib()
+
+    from .audiofile import read_clip
     from .evaluate import evaluate, format_table, write_csv
     from .formats import load_model
+    from .processor import check_controls
+    from .rates import check_sample_rate, rate_ratio
     from .resample import resample
 
     model = load_model(args.model, sample_rate=args.model_rate)
-    source = args.input or DEMO_CLIP
-    if not os.path.isfile(source):
-        raise AudioFileError(f"{source}: no such audio file; give a test signal with --input")
-    try:
-        x, clip_rate = soundfile.read(source, dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError) as exc:
-        raise AudioFileError(f"{source}: cannot read audio ({exc})") from None
-    x = resample(x[:, 0], clip_rate, model.sample_rate)
+    rates = [check_sample_rate(rate, "--rates") for rate in args.rates]
+    for rate in rates:
+        rate_ratio(rate, model.sample_rate, model.path)  # every rate refused now, not after the first ones ran
+    if args.control is not None:
+        check_controls(model, args.control)
+    plot_paths = None
+    if args.plots:
+        from .plots import file_stem
+
+        stem = file_stem(model.name, fallback=os.path.splitext(os.path.basename(model.path))[0])
+        plot_paths = [os.path.join(args.plots, f"{stem}_{kind}.png") for kind in ("sine", "error_spectrum")]
+        for path in plot_paths:
+            _check_output(path, "--plots", create_folders=True, inputs=(args.model, source))
+    x, clip_rate = read_clip(source, hint="give a test signal with --input")
+    x = resample(x, clip_rate, model.sample_rate)
     if not np.all(np.isfinite(x)):
-        raise AudioFileError(f"{source}: holds NaN or infinite samples")
+        raise AudioFileError(f"{source}: resampled to {model.sample_rate:g} Hz it is not finite (the clip is too "
+                             f"loud for float32)")
     progress = ProgressBar("evaluating", min_frames=0)
-    scores = evaluate(model, x, args.rates, args.methods, controls=args.control, progress=progress)
+    scores = evaluate(model, x, rates, args.methods, controls=args.control, progress=progress)
     print(f"{model.name} ({model.format}, trained at {model.sample_rate:g} Hz), {len(x) / model.sample_rate:.1f} s "
           f"of {os.path.basename(source)}: SNR in dB against the model at its own rate (higher is better)")
     print(format_table(scores))
     if any(s.ran != s.method for s in scores):
         print("(xxx): the method was predicted unstable there; the engine ran the one named instead")
     if args.csv:
-        write_csv(args.csv, scores)
+        _write_output(lambda: write_csv(args.csv, scores), args.csv, "--csv")
         print(f"wrote {args.csv}")
     if args.plots:
         from .plots import error_spectra, sine_through_rates
 
-        os.makedirs(args.plots, exist_ok=True)
-        stem = os.path.join(args.plots, model.name)
-        print(f"wrote {sine_through_rates(model, stem + '_sine.png')}")
-        print(f"wrote {error_spectra(model, x, args.rates[0], args.methods, stem + '_error_spectrum.png', args.control)}")
+        _make_folders(args.plots, "--plots")
+        sine, spectrum = plot_paths
+        _write_output(lambda: sine_through_rates(model, sine), sine, "--plots")
+        print(f"wrote {sine}")
+        _write_output(lambda: error_spectra(model, x, rates[0], args.methods, spectrum, args.control), spectrum,
+                      "--plots")
+        print(f"wrote {spectrum}")
     return 0

@@ -1,19 +1,27 @@
 """Live-session configuration: YAML → a frozen, validated LiveConfig.
 
-Only ``yaml.safe_load`` is used. Every key is checked: an unknown key, a wrong type or an
-out-of-range value is a ConfigError naming the file, the key path (``models[1].controls``) and
-what is allowed. Paths are resolved relative to the YAML file. configs/README.md documents
-every key with its unit and default.
+Only PyYAML's SafeLoader is used (plain data). Every key is checked: an unknown key, a wrong
+type or an out-of-range value is a ConfigError naming the file, the key path
+(``models[1].controls``) and what is allowed. Paths are resolved relative to the YAML file.
+configs/README.md documents every key with its unit and default (tests/test_config.py holds
+its allowed values to these checks).
+
+Hostile files cost nothing: the file is refused past MAX_CONFIG_BYTES or MAX_DEPTH before or
+while it is read, and a message quotes at most QUOTE_CHARS of a value (``quote``), so a YAML
+alias bomb (a billion elements in a few hundred bytes) is refused in microseconds instead of
+being printed.
 """
 
 import dataclasses
 import difflib
 import math
 import os
+import reprlib
 from dataclasses import dataclass
 
 import yaml
 
+from .audiofile import path_problem
 from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS
 from .errors import ConfigError
 
@@ -21,7 +29,58 @@ BLOCK_SIZE_RANGE = (16, 8192)
 GAIN_DB_RANGE = (-60.0, 40.0)
 SAMPLE_RATE_RANGE = (8000.0, 768000.0)
 CROSSFADE_MS_RANGE = (1.0, 1000.0)
+CONTROL_RANGE = (0.0, 1.0)
 MAX_CHANNEL = 64
+MAX_MODELS = 9  # keys 1-9
+
+#: A config is a page of keys (the shipped one is 1.5 kB): anything larger is not one, and is
+#: refused before it is read.
+MAX_CONFIG_BYTES = 256 * 1024
+#: The deepest nesting a valid config has is 4 (mapping → models → entry → controls); past this
+#: the YAML is refused while it is composed, long before Python's recursion limit.
+MAX_DEPTH = 32
+#: The most characters of a value an error message quotes (an alias bomb must not be printed).
+QUOTE_CHARS = 60
+
+
+class _ShortRepr(reprlib.Repr):
+    """reprlib with small limits, and an integer too long for ``repr`` (over 4300 digits) described."""
+
+    def __init__(self):
+        super().__init__()
+        self.maxlevel = 3
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = self.maxfrozenset = self.maxdeque = 4
+        self.maxstring = self.maxother = self.maxlong = QUOTE_CHARS
+
+    def repr_int(self, x, level):
+        if abs(x).bit_length() > 3 * QUOTE_CHARS:
+            digits = math.floor(math.log10(abs(x))) + 1  # log10 takes any int; float rounding may add one
+            if 10 ** (digits - 1) > abs(x):
+                digits -= 1
+            return f"<an integer of {digits} digits>"
+        return super().repr_int(x, level)
+
+
+_SHORT = _ShortRepr()
+
+
+def quote(value, limit=QUOTE_CHARS):
+    """The repr of ``value`` for an error message, at most about ``limit`` characters.
+
+    Bounded in time as well as length: nested containers are cut at depth 3 and 4 items each,
+    so a YAML alias bomb (a list holding itself 9 deep, 9 times over) costs microseconds.
+
+    Parameters
+    ----------
+    value : object
+    limit : int
+
+    Returns
+    -------
+    str
+    """
+    text = _SHORT.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -70,16 +129,21 @@ def _fail(source, key, message):
 
 
 def _number(value, key, source, low, high, unit):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        _fail(source, key, f"must be a number of {unit} from {low:g} to {high:g}, got {value!r}")
+    try:
+        # float() of an integer too large for a double raises OverflowError: out of range, like inf
+        finite = not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(float(value))
+    except OverflowError:
+        finite = False
+    if not finite:
+        _fail(source, key, f"must be a number of {unit} from {low:g} to {high:g}, got {quote(value)}")
     if not low <= value <= high:
-        _fail(source, key, f"must be from {low:g} to {high:g} {unit}, got {value!r}")
+        _fail(source, key, f"must be from {low:g} to {high:g} {unit}, got {quote(value)}")
     return float(value)
 
 
 def _whole(value, key, source, low, high, what="a whole number"):
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        _fail(source, key, f"must be {what} from {low} to {high}, got {value!r}")
+        _fail(source, key, f"must be {what} from {low} to {high}, got {quote(value)}")
     return value
 
 
@@ -89,7 +153,7 @@ def _device(value, key, source):
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)) or isinstance(value, int) and value < 0 \
             or isinstance(value, str) and not value.strip():
-        _fail(source, key, f"must be a device index (0, 1, …), part of a device name, or default; got {value!r}")
+        _fail(source, key, f"must be a device index (0, 1, …), part of a device name, or default; got {quote(value)}")
     return value
 
 
@@ -109,7 +173,7 @@ def _channels(value, key, source):
     if isinstance(value, tuple):
         value = list(value)
     if not isinstance(value, list) or not value:
-        _fail(source, key, f"must be a list of channel numbers like [1, 2], got {value!r}")
+        _fail(source, key, f"must be a list of channel numbers like [1, 2], got {quote(value)}")
     channels = tuple(_channel(v, f"{key}[{i}]", source) for i, v in enumerate(value))
     if len(set(channels)) != len(channels):
         _fail(source, key, f"lists a channel twice: {list(channels)}")
@@ -118,28 +182,30 @@ def _channels(value, key, source):
 
 def _interpolation(value, key, source):
     if value not in INTERPOLATIONS:
-        _fail(source, key, f"must be one of {', '.join(INTERPOLATIONS)}, got {value!r}")
+        _fail(source, key, f"must be one of {', '.join(INTERPOLATIONS)}, got {quote(value)}")
     return value
 
 
 def _boolean(value, key, source):
     if not isinstance(value, bool):
-        _fail(source, key, f"must be true or false, got {value!r}")
+        _fail(source, key, f"must be true or false, got {quote(value)}")
     return value
 
 
 def _controls(value, key, source):
     if not isinstance(value, list):
-        _fail(source, key, f"must be a list of knob values from 0 to 1, like [0.5, 0.7], got {value!r}")
-    return tuple(_number(v, f"{key}[{i}]", source, 0.0, 1.0, "(knob position)") for i, v in enumerate(value))
+        _fail(source, key, f"must be a list of knob values from 0 to 1, like [0.5, 0.7], got {quote(value)}")
+    return tuple(_number(v, f"{key}[{i}]", source, *CONTROL_RANGE, "(knob position)") for i, v in enumerate(value))
 
 
 def _path(value, key, source, base):
     if not isinstance(value, str) or not value.strip():
-        _fail(source, key, f"must be a file path, got {value!r}")
+        _fail(source, key, f"must be a file path, got {quote(value)}")
     resolved = os.path.normpath(os.path.join(base, os.path.expanduser(value)))
-    if not os.path.isfile(resolved):
-        _fail(source, key, f"names {value!r}, which does not exist (resolved to {resolved})")
+    problem = path_problem(resolved)
+    if problem is not None:
+        shown = resolved if len(resolved) <= 120 else resolved[:60] + "..." + resolved[-57:]
+        _fail(source, key, f"names {quote(value)}, which {problem} (resolved to {shown})")
     return resolved
 
 
@@ -163,9 +229,9 @@ MODEL_KEYS = ("path", "model_rate", "controls")
 def _refuse_unknown(mapping, allowed, where, source):
     for key in mapping:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
+            close = difflib.get_close_matches(str(key)[:100], allowed, n=1) if isinstance(key, str) else []
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{source}: unknown key {where}{key!r}{hint}; valid keys: {', '.join(allowed)}")
+            raise ConfigError(f"{source}: unknown key {where}{quote(key)}{hint}; valid keys: {', '.join(allowed)}")
 
 
 def _model_entry(value, key, source, base):
@@ -173,7 +239,7 @@ def _model_entry(value, key, source, base):
     if isinstance(value, str):
         return ModelEntry(path=_path(value, key, source, base))
     if not isinstance(value, dict):
-        _fail(source, key, f"must be a model path or a mapping with keys {', '.join(MODEL_KEYS)}, got {value!r}")
+        _fail(source, key, f"must be a model path or a mapping with keys {', '.join(MODEL_KEYS)}, got {quote(value)}")
     _refuse_unknown(value, MODEL_KEYS, f"in {key}: ", source)
     if "path" not in value:
         _fail(source, key, "needs a path")
@@ -218,18 +284,53 @@ def parse_config(document, source="<config>", base_directory="."):
     _refuse_unknown(document, TOP_LEVEL_KEYS, "", source)
     if "model" not in document:
         raise ConfigError(f"{source}: needs a model key (the path of the model file, relative to this file)")
-    entries = [_checked_entry(document["model"], document.get("model_rate"), document.get("controls", []),
-                              ("model", "model_rate", "controls"), source, base_directory)]
     extra = document.get("models", [])
     if not isinstance(extra, list):
-        _fail(source, "models", f"must be a list of model paths or mappings, got {extra!r}")
+        _fail(source, "models", f"must be a list of model paths or mappings, got {quote(extra)}")
+    if len(extra) + 1 > MAX_MODELS:  # before any entry is checked: a long list costs nothing
+        _fail(source, "models", f"lists {len(extra)} extra models; keys 1-9 switch among at most "
+                                f"{MAX_MODELS} in all")
+    entries = [_checked_entry(document["model"], document.get("model_rate"), document.get("controls", []),
+                              ("model", "model_rate", "controls"), source, base_directory)]
     entries += [_model_entry(v, f"models[{i}]", source, base_directory) for i, v in enumerate(extra)]
-    if len(entries) > 9:
-        _fail(source, "models", f"lists {len(entries) - 1} extra models; keys 1-9 switch among at most 9 in all")
     fields = {key: check(document[key], key, source) for key, check in FIELD_CHECKS.items() if key in document}
     if document.get("demo_clip") is not None:
         fields["demo_clip"] = _path(document["demo_clip"], "demo_clip", source, base_directory)
     return LiveConfig(models=tuple(entries), source=source, **fields)
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses nesting deeper than MAX_DEPTH while composing, and names the
+    line of a value Python cannot build (a date like 2001-02-30, an integer of 5000 digits)."""
+
+    def __init__(self, stream, source):
+        super().__init__(stream)
+        self.source = source
+        self.depth = 0
+
+    def compose_node(self, parent, index):
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ConfigError(f"{self.source}: nested deeper than {MAX_DEPTH} levels at line {mark.line + 1}, "
+                                  f"column {mark.column + 1}; a config nests at most 4 (models[i].controls[j])")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except ConfigError:
+            raise
+        except (ValueError, OverflowError) as exc:
+            # e.g. "day is out of range for month", "Exceeds the limit (4300 digits) for integer string
+            # conversion: ... use sys.set_int_max_str_digits()": the part before the advice
+            reason = (str(exc).split(":")[0] or type(exc).__name__)[:100]
+            shown = quote(node.value) if isinstance(node.value, str) else "a value"
+            raise ConfigError(f"{self.source}: {shown} at line {node.start_mark.line + 1}, column "
+                              f"{node.start_mark.column + 1} cannot be read ({reason})") from None
 
 
 def load_config(path):
@@ -246,19 +347,38 @@ def load_config(path):
     Raises
     ------
     ConfigError
-        If the file is missing, not YAML, or any key is wrong (see :func:`parse_config`).
+        If the file is missing, not a regular file (a directory, a FIFO), larger than
+        MAX_CONFIG_BYTES, not UTF-8 YAML, nested deeper than MAX_DEPTH, or any key is wrong
+        (see :func:`parse_config`).
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    problem = path_problem(path)
+    if problem == "does not exist":
         raise ConfigError(f"{path}: no such config file")
+    if problem is not None:
+        raise ConfigError(f"{path}: {problem}; give the YAML config file (see configs/README.md)")
     try:
-        with open(path, encoding="utf-8") as handle:
-            document = yaml.safe_load(handle)
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)  # never more: the size on disk may be wrong (/proc)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; a config is a page of keys "
+                          f"(see configs/README.md)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a UTF-8 text file (byte {exc.start} is {data[exc.start]:#04x})") from None
+    loader = _ConfigLoader(text, path)
+    try:
+        document = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the file ({exc})") from None
+        raise ConfigError(f"{path}: not valid YAML{where}: {quote(problem, 120)}") from None
+    except RecursionError:  # MAX_DEPTH stops nesting first; this is the last line of defence
+        raise ConfigError(f"{path}: nested too deeply to read; a config nests at most 4 levels") from None
+    finally:
+        loader.dispose()
     return parse_config(document, source=path, base_directory=os.path.dirname(os.path.abspath(path)))

@@ -4,14 +4,21 @@ Every file format is read into a :class:`Model`: a sequence of layers with float
 one canonical layout (PyTorch's: LSTM gate rows [i, f, g, o], GRU gate rows [r, z, n]), plus
 skip, gains, conditioning inputs, initial state and the training rate with where it came from.
 Nothing here knows about files or numba; the Processor packs a Model for the kernels.
+
+It also holds what every reader needs to treat a file as untrusted input: the size limits
+(``MAX_*``, listed in ``LIMITS``) beyond which a model is refused, :func:`check_array`, which
+turns nested JSON lists into float32 arrays and refuses anything that is not a JSON number, and
+:func:`quote`, which bounds what an error message repeats from a file.
 """
 
 import dataclasses
+import itertools
+import reprlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ModelFileError
+from .errors import ModelFileError, UnsupportedModelError
 
 #: Activations a dense or activation layer may apply.
 ACTIVATIONS = ("linear", "tanh", "relu", "sigmoid", "elu", "softmax")
@@ -20,6 +27,41 @@ ACTIVATIONS = ("linear", "tanh", "relu", "sigmoid", "elu", "softmax")
 SAMPLE_RATE_SOURCES = ("file", "format-default", "user")
 
 GATES = {"lstm": 4, "gru": 3}
+
+# -- the sizes this engine runs ---------------------------------------------------------------
+# A model file is untrusted input: without limits, a few bytes that declare a huge network make
+# the loader loop, allocate or run for ever. Every loader and validate_model refuse a model
+# beyond these with an UnsupportedModelError that names the limit. They sit well above every
+# real guitar model (GuitarML and AIDA-X ship hidden sizes 8 to 64, one or two layers) and low
+# enough that the biggest accepted model still loads in seconds and fits in memory.
+
+#: The largest model file read (bytes). A hidden-512 LSTM, the largest accepted, is ~23 MB of JSON.
+#: The worst 64 MiB file (all short floats, "0.1,0.1,…") parses into ~0.8 GB of Python objects.
+MAX_MODEL_FILE_BYTES = 64 * 1024 * 1024
+#: The most JSON arrays and objects ("[" and "{") a model file may hold, counted before parsing.
+#: The largest accepted model has ~10^5 (one array per matrix row); 64 MiB of "[],[],…" would
+#: parse into 22 million lists (1.7 GB, and 40 s of garbage collection).
+MAX_JSON_CONTAINERS = 1_000_000
+#: The largest hidden size of an LSTM/GRU layer.
+MAX_HIDDEN_SIZE = 512
+#: The most LSTM/GRU layers in one model.
+MAX_RECURRENT_LAYERS = 8
+#: The most layers of any kind in one model (recurrent, dense, activation).
+MAX_LAYERS = 32
+#: The widest network input: 1 audio channel + up to 63 knobs.
+MAX_INPUT_SIZE = 64
+#: The widest dense (or activation) layer, in inputs or outputs.
+MAX_DENSE_WIDTH = 4096
+
+LIMITS = {
+    "MAX_MODEL_FILE_BYTES": (MAX_MODEL_FILE_BYTES, "bytes for a model file"),
+    "MAX_JSON_CONTAINERS": (MAX_JSON_CONTAINERS, "JSON arrays and objects in a model file"),
+    "MAX_HIDDEN_SIZE": (MAX_HIDDEN_SIZE, "hidden units per LSTM/GRU layer"),
+    "MAX_RECURRENT_LAYERS": (MAX_RECURRENT_LAYERS, "LSTM/GRU layers"),
+    "MAX_LAYERS": (MAX_LAYERS, "layers"),
+    "MAX_INPUT_SIZE": (MAX_INPUT_SIZE, "input channels (1 audio + up to 63 controls)"),
+    "MAX_DENSE_WIDTH": (MAX_DENSE_WIDTH, "units per dense or activation layer"),
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,6 +208,144 @@ def _fail(path, message):
     raise ModelFileError(f"{path}: {message}")
 
 
+# Error messages quote values from untrusted files: bound them (a string of 60 MB, a list of a
+# million numbers or a 300-digit integer must not become a message of that size).
+_QUOTE = reprlib.Repr()
+_QUOTE.maxstring = _QUOTE.maxother = 60
+_QUOTE.maxlong = 24
+_QUOTE.maxlist = _QUOTE.maxdict = 4
+_QUOTE.maxlevel = 3
+
+
+def quote(value):
+    """``repr(value)``, shortened to a few dozen characters for an error message.
+
+    Parameters
+    ----------
+    value : object
+        Usually a value parsed from JSON.
+
+    Returns
+    -------
+    str
+        E.g. ``'48 kHz'``, ``[1, 2, 3, 4, ...]``, ``1000000000...0000000000``.
+    """
+    try:
+        return _QUOTE.repr(value)
+    except Exception:  # a repr that fails (e.g. an int over Python's 4300-digit limit) must not hide the real error
+        return f"a value of type {type(value).__name__}"
+
+
+def check_limit(path, where, value, name):
+    """Refuse a declared size beyond one of the engine's limits (``LIMITS``).
+
+    Parameters
+    ----------
+    path : str
+        The model file, for the message.
+    where : str
+        What the size is, e.g. ``config.num_layers``.
+    value : int
+        The size found.
+    name : str
+        A key of ``LIMITS``, e.g. ``"MAX_HIDDEN_SIZE"``.
+
+    Returns
+    -------
+    int
+        ``value``, when within the limit.
+
+    Raises
+    ------
+    UnsupportedModelError
+        If ``value`` exceeds the limit; the message names the limit and its value.
+    """
+    limit, unit = LIMITS[name]
+    if value > limit:
+        raise UnsupportedModelError(
+            f"{path}: {where} is {quote(value)}, over this engine's limit of {limit} {unit} (engine.model.{name})")
+    return value
+
+
+def json_kind(value):
+    """How JSON calls a parsed value, for messages: ``null``, ``true``, ``a string``, ``an array``, …"""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "an array", dict: "a JSON object"}.get(type(value), f"a {type(value).__name__}")
+
+
+def format_shape(shape):
+    """A shape for a message; a very deep one (hostile nesting) is shortened."""
+    if len(shape) <= 8:
+        return str(tuple(shape))
+    return f"({', '.join(map(str, shape[:4]))}, ... {len(shape)} dimensions)"
+
+
+def _flatten(value):
+    """(shape, leaves in row-major order, the set of the leaves' types), or None if ragged.
+
+    Walks one nesting level at a time: no recursion, so hostile nesting thousands deep is fine,
+    and each level costs one C-level pass (chain, map(type), map(len)), so a million weights
+    take ~50 ms, less than parsing their JSON.
+    """
+    shape = []
+    level = [value]
+    while True:
+        kinds = set(map(type, level))
+        if list not in kinds:
+            return tuple(shape), level, kinds
+        if len(kinds) != 1:
+            return None  # lists mixed with leaves
+        lengths = set(map(len, level))
+        if len(lengths) != 1:
+            return None
+        length = lengths.pop()
+        shape.append(length)
+        if length == 0:
+            return tuple(shape), [], set()
+        level = list(itertools.chain.from_iterable(level))
+
+
+def nested_shape(value):
+    """The shape of nested JSON lists, read before their values are checked; None if ragged.
+
+    Cheap: it visits the lists but not the leaves (the numbers). Every level of lists is checked
+    for equal lengths; whether the leaves are all numbers, and not lists, is left to
+    :func:`check_array`, which a shape found here must always be followed by.
+
+    Parameters
+    ----------
+    value : object
+        A parsed JSON value; anything that is not a list is a leaf (shape ``()``).
+
+    Returns
+    -------
+    tuple of int or None
+        The shape, or None when lists of one level differ in length or mix lists and leaves.
+    """
+    shape = []
+    level = [value]
+    while type(level[0]) is list:
+        if set(map(type, level)) != {list}:
+            return None
+        lengths = set(map(len, level))
+        if len(lengths) != 1:
+            return None
+        length = lengths.pop()
+        shape.append(length)
+        if length == 0 or type(level[0][0]) is not list:  # the next level is the leaves: not visited
+            break
+        level = list(itertools.chain.from_iterable(level))
+    return tuple(shape)
+
+
+_NUMBERS = {float, int}  # exactly: bool is a subclass of int, and JSON true/false must not pass as 1/0
+
+
 def check_array(path, where, value, shape):
     """Convert ``value`` to a finite float32 array of exactly ``shape``.
 
@@ -175,8 +355,8 @@ def check_array(path, where, value, shape):
         The model file, for the error message.
     where : str
         Where in the file the value sits, e.g. ``state_dict["rec.weight_hh_l0"]``.
-    value : array-like
-        Nested lists of numbers.
+    value : list or numpy.ndarray
+        Nested lists of numbers (as parsed from JSON), or an array.
     shape : tuple of int
         The expected shape.
 
@@ -188,20 +368,37 @@ def check_array(path, where, value, shape):
     Raises
     ------
     ModelFileError
-        If the value is not a numeric array of that shape, or holds NaN, infinity or a value
-        too large for float32.
+        If the value is not a rectangular array of that shape whose every element is a JSON
+        number (true/false, null, strings and objects are refused, wherever they sit), or it
+        holds NaN, infinity or a value too large for float32.
     """
-    try:
-        raw = np.asarray(value)
-    except ValueError:  # numpy refuses ragged nesting
-        _fail(path, f"{where} is a ragged array, expected a rectangular array of shape {tuple(shape)}")
-    # JSON true/false, strings and null would convert silently (to 1.0, a parsed number, NaN): refuse them.
-    if raw.dtype.kind not in "iuf":
-        found = {"b": "true/false", "U": "strings", "O": "null or mixed values"}.get(raw.dtype.kind, str(raw.dtype))
-        _fail(path, f"{where} holds {found}, expected an array of numbers")
-    array = raw.astype(np.float64)
-    if array.shape != tuple(shape):
-        _fail(path, f"{where} has shape {array.shape}, expected {tuple(shape)}")
+    shape = tuple(shape)
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "iuf":
+            _fail(path, f"{where} holds {value.dtype} values, expected an array of numbers")
+        if value.shape != shape:
+            _fail(path, f"{where} has shape {format_shape(value.shape)}, expected {format_shape(shape)}")
+        array = value.astype(np.float64)
+    else:
+        if shape and not isinstance(value, list):
+            _fail(path, f"{where} is {json_kind(value)}, expected an array of shape {format_shape(shape)}")
+        flat = _flatten(value)
+        if flat is None:
+            _fail(path, f"{where} is a ragged array, expected a rectangular array of shape {format_shape(shape)}")
+        found, leaves, kinds = flat
+        if found != shape:
+            _fail(path, f"{where} has shape {format_shape(found)}, expected {format_shape(shape)}")
+        if not kinds <= _NUMBERS:
+            index = next(i for i, leaf in enumerate(leaves) if type(leaf) not in _NUMBERS)
+            at = tuple(int(i) for i in np.unravel_index(index, shape)) if shape else ()
+            _fail(path, f"{where} holds {json_kind(leaves[index])} at index {at}, expected an array of numbers")
+        try:
+            array = np.fromiter(leaves, dtype=np.float64, count=len(leaves)).reshape(shape)
+        except OverflowError:  # a JSON integer beyond float64 (≥ 2**1024)
+            index = next(i for i, leaf in enumerate(leaves) if type(leaf) is int and abs(leaf) > 2 ** 1023)
+            at = tuple(int(i) for i in np.unravel_index(index, shape)) if shape else ()
+            _fail(path, f"{where} holds {quote(leaves[index])} at index {at}, beyond float32's range "
+                        f"(±{np.finfo(np.float32).max:.4g})")
     if not np.all(np.isfinite(array)):
         bad = np.argwhere(~np.isfinite(array))[0]
         _fail(path, f"{where} holds a non-finite value ({array[tuple(bad)]}) at index {tuple(int(i) for i in bad)}")
@@ -214,7 +411,7 @@ def check_array(path, where, value, shape):
 
 
 def validate_model(model):
-    """Check that a model's layers chain and end in one audio output.
+    """Check that a model's layers chain, end in one audio output and stay within ``LIMITS``.
 
     Parameters
     ----------
@@ -230,12 +427,18 @@ def validate_model(model):
     ModelFileError
         If sizes between layers disagree, an activation or cell is unknown, the network has no
         recurrent layer, or it does not end in exactly one output.
+    UnsupportedModelError
+        If the model exceeds one of the engine's size limits (``MAX_HIDDEN_SIZE``,
+        ``MAX_RECURRENT_LAYERS``, ``MAX_LAYERS``, ``MAX_INPUT_SIZE``, ``MAX_DENSE_WIDTH``).
     """
     path = model.path
     if not model.layers:
         _fail(path, "the model has no layers")
+    check_limit(path, "the number of layers", len(model.layers), "MAX_LAYERS")
+    check_limit(path, "the number of LSTM/GRU layers", len(model.recurrent_layers), "MAX_RECURRENT_LAYERS")
     if model.input_size < 1:
         _fail(path, f"input size is {model.input_size}, expected at least 1 (the audio)")
+    check_limit(path, "the input size", model.input_size, "MAX_INPUT_SIZE")
     width = model.input_size
     for index, layer in enumerate(model.layers):
         if layer.input_size != width:
@@ -247,8 +450,11 @@ def validate_model(model):
         if isinstance(layer, RecurrentLayer):
             if layer.cell not in GATES:
                 _fail(path, f"layer {index} has unknown cell type {layer.cell!r}, expected lstm or gru")
-        elif layer.activation not in ACTIVATIONS:
-            _fail(path, f"layer {index} has unknown activation {layer.activation!r}, expected one of {', '.join(ACTIVATIONS)}")
+            check_limit(path, f"the hidden size of layer {index}", layer.hidden_size, "MAX_HIDDEN_SIZE")
+        else:
+            if layer.activation not in ACTIVATIONS:
+                _fail(path, f"layer {index} has unknown activation {layer.activation!r}, expected one of {', '.join(ACTIVATIONS)}")
+            check_limit(path, f"the width of layer {index}", max(layer.input_size, layer.output_size), "MAX_DENSE_WIDTH")
         width = layer.output_size
     if not model.recurrent_layers:
         _fail(path, "the model has no LSTM or GRU layer; this engine runs recurrent models")

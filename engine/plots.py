@@ -1,16 +1,62 @@
 """PNG plots for the quality report (matplotlib: the optional ``eval`` extra)."""
 
+import importlib.util
+import re
+
 import numpy as np
 
 from .errors import EngineError
 from .evaluate import candidate_output, reference_output
 
+#: The longest file-name stem made from a model's name, in UTF-8 bytes (file systems allow 255,
+#: and the stem gets a suffix such as ``_error_spectrum.png``).
+MAX_STEM_BYTES = 100
+
+
+def file_stem(name, fallback="model"):
+    """A safe file-name stem made from a model's name (a file's ``metadata.name`` can be anything).
+
+    Letters, digits, spaces and ``_ . + -`` are kept; every other character (``/``, ``\\``, NUL,
+    control characters, ...) becomes ``_``; leading and trailing dots and spaces are dropped, so
+    the stem is never ``..``, hidden, or a path: a file named after it stays in its folder.
+
+    Parameters
+    ----------
+    name : object
+        The model's name: a string, or whatever the file stored (a number, a list...).
+    fallback : str
+        Used (made safe the same way) when nothing is left of ``name``; then ``"model"``.
+
+    Returns
+    -------
+    str
+        A non-empty stem of at most MAX_STEM_BYTES UTF-8 bytes with no path separator.
+    """
+    for candidate in (name, fallback, "model"):
+        text = "" if candidate is None else str(candidate)
+        text = re.sub(r"[^\w .+-]", "_", text[:4 * MAX_STEM_BYTES])
+        text = text.encode("utf-8")[:MAX_STEM_BYTES].decode("utf-8", "ignore").strip(" .")
+        if text:
+            return text
+    raise AssertionError("unreachable: 'model' is a valid stem")
+
+
+def require_matplotlib():
+    """Check that plots can be drawn, before any work is done.
+
+    Raises
+    ------
+    EngineError
+        If matplotlib is not installed.
+    """
+    if importlib.util.find_spec("matplotlib") is None:
+        raise EngineError("plots need matplotlib: pip install 'rnn-rate-engine[eval]'")
+
 
 def _pyplot():
-    try:
-        import matplotlib
-    except ImportError:
-        raise EngineError("plots need matplotlib: pip install 'rnn-rate-engine[eval]'") from None
+    require_matplotlib()
+    import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -88,8 +134,13 @@ def error_spectra(model, x, rate, methods, path, controls=None, segment=4096):
     window = np.hanning(segment)
     frequencies = np.fft.rfftfreq(segment, 1 / model.sample_rate)
 
+    if len(reference) < segment:  # a short clip: one zero-padded segment rather than an empty average
+        segment = len(reference)
+        window = np.hanning(segment)
+        frequencies = np.fft.rfftfreq(segment, 1 / model.sample_rate)
+
     def spectrum(signal):
-        starts = range(0, len(signal) - segment + 1, segment // 2)
+        starts = range(0, len(signal) - segment + 1, max(1, segment // 2))
         power = np.mean([np.abs(np.fft.rfft(window * signal[s:s + segment])) ** 2 for s in starts], axis=0)
         return 10 * np.log10(power + 1e-30)
 

@@ -7,6 +7,7 @@ not depend on R; only the buffer's memory grows with it.
 
 import math
 import numbers
+import reprlib
 
 from .errors import SampleRateError
 
@@ -21,13 +22,28 @@ MAX_RATIO = 64.0
 INTEGER_RATIO_TOLERANCE = 1e-9
 
 
+_QUOTE = reprlib.Repr()  # the same shortening as engine.model.quote (this module stays free of numpy)
+_QUOTE.maxstring = _QUOTE.maxother = 60
+_QUOTE.maxlong = 24
+
+
+def _quote(value):
+    """A short repr for a message (a rate read from a file may be a string of megabytes)."""
+    try:
+        return _QUOTE.repr(value)
+    except Exception:
+        return f"a value of type {type(value).__name__}"
+
+
 def check_sample_rate(value, what="sample rate"):
     """Validate a sample rate given by a user or a file.
 
     Parameters
     ----------
     value : int, float or str
-        The rate in Hz. Numeric strings (as AIDA-X files store them) are accepted.
+        The rate in Hz. Numeric strings (as AIDA-X files store them) are accepted. Any value
+        that is not a finite positive number, including an integer too large for a float, is
+        refused with a SampleRateError (never OverflowError or TypeError).
     what : str
         How to name the value in an error message, e.g. ``"amp.json: samplerate"``.
 
@@ -42,18 +58,21 @@ def check_sample_rate(value, what="sample rate"):
         If the value is not a finite positive number.
     """
     if isinstance(value, bool):
-        raise SampleRateError(f"{what} must be a number of Hz, got {value!r}")
+        raise SampleRateError(f"{what} must be a number of Hz, got {_quote(value)}")
     if isinstance(value, str):
         try:
             rate = float(value.strip())
         except ValueError:
-            raise SampleRateError(f"{what} must be a number of Hz, got {value!r}") from None
+            raise SampleRateError(f"{what} must be a number of Hz, got {_quote(value)}") from None
     elif isinstance(value, numbers.Real):
-        rate = float(value)
+        try:
+            rate = float(value)
+        except (OverflowError, ValueError, TypeError):  # an int (or Fraction) beyond float's range
+            raise SampleRateError(f"{what} must be a finite positive number of Hz, got {_quote(value)}") from None
     else:
-        raise SampleRateError(f"{what} must be a number of Hz, got {value!r}")
+        raise SampleRateError(f"{what} must be a number of Hz, got {_quote(value)}")
     if not math.isfinite(rate) or rate <= 0:
-        raise SampleRateError(f"{what} must be a positive number of Hz, got {value!r}")
+        raise SampleRateError(f"{what} must be a positive number of Hz, got {_quote(value)}")
     return rate
 
 

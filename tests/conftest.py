@@ -31,9 +31,20 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped, and ENGINE_FAIL_ON_SKIP=1 forbids skips: {reason}"
 
 
+SHARED_MISSING = (f"../shared/fixtures not found beside the checkout (looked in {FIXTURES}): these tests need "
+                  "the third-party model files of RTNeural, KlonCentaur and NeuralAmpModelerCore (README, "
+                  "Tests); put the shared folder beside the checkout or set ENGINE_SHARED_DIR to the folder "
+                  "that holds fixtures/")
+
+
 @pytest.fixture(scope="session")
 def shared_fixtures():
-    """The folder of real model files beside the checkout (../shared/fixtures)."""
+    """The folder of real model files beside the checkout (../shared/fixtures, or $ENGINE_SHARED_DIR/fixtures).
+
+    A fresh clone has nothing beside it: the tests that need these files skip with one reason
+    saying where they go. In CI (ENGINE_FAIL_ON_SKIP=1, where ../shared is present) that skip is
+    a failure, like any other.
+    """
     if not FIXTURES.is_dir():
-        pytest.fail(f"{FIXTURES} not found: the shared fixtures must sit beside the checkout (or set ENGINE_SHARED_DIR)")
+        pytest.skip(SHARED_MISSING)
     return FIXTURES

@@ -319,7 +319,7 @@ FILE_CASES = [
     ("nam-weights-nested", "nam", _set_value(["weights"], [4], [0.1, 0.2]), ModelFileError,
      r"weights is a ragged array, expected a rectangular array of shape \(70,\)$"),
     ("guitarml-weights-are-strings", "guitarml", setp("state_dict", "lin.bias", value=["zero"]), ModelFileError,
-     r'state_dict\["lin\.bias"\] holds strings, expected an array of numbers$'),
+     r'state_dict\["lin\.bias"\] holds a string at index \(0,\), expected an array of numbers$'),
     ("guitarml-hidden_size-not-whole", "guitarml", setp("model_data", "hidden_size", value=2.5), ModelFileError,
      r"model_data\.hidden_size must be a whole number ≥ 1, got 2\.5$"),
     ("guitarml-hidden_size-nan", "guitarml", setp("model_data", "hidden_size", value=math.nan), ModelFileError,
@@ -355,11 +355,11 @@ FILE_CASES = [
      r"version 'beta' is not a semantic version like 0\.5\.4$"),
     # values that numpy would quietly convert: strings, booleans, null, ragged nesting
     ("keras-weight-as-string", "keras", _set_value(["layers", 1, "weights", 1], [0], "0.1"), ModelFileError,
-     r"layers\[1\]\.weights\[1\] holds strings, expected an array of numbers$"),
+     r"layers\[1\]\.weights\[1\] holds a string at index \(0,\), expected an array of numbers$"),
     ("guitarml-weight-as-boolean", "guitarml", _set_value(["state_dict", "lin.bias"], [0], True), ModelFileError,
-     r'state_dict\["lin\.bias"\] holds true/false, expected an array of numbers$'),
+     r'state_dict\["lin\.bias"\] holds true at index \(0,\), expected an array of numbers$'),
     ("nam-null-weight", "nam", _set_value(["weights"], [3], None), ModelFileError,
-     r"weights holds null or mixed values, expected an array of numbers$"),
+     r"weights holds null at index \(3,\), expected an array of numbers$"),
     ("keras-ragged-kernel", "keras", _set_value(["layers", 1, "weights", 0], [0], [0.1, 0.2]), ModelFileError,
      r"layers\[1\]\.weights\[0\] is a ragged array, expected a rectangular array of shape"),
     # non-finite and out-of-range numbers (Python's json writes NaN, Infinity, -Infinity)

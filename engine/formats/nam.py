@@ -11,10 +11,12 @@ loading ("pre-warm"); the engine does not, because the stored state already is t
 network settles to on silence (FORMATS.md), so pre-warming would move it by a rounding error.
 """
 
+import re
+
 import numpy as np
 
 from ..errors import ModelFileError
-from ..model import DenseLayer, Model, check_array
+from ..model import DenseLayer, Model, check_array, quote
 from ..rates import check_sample_rate
 from .common import make_recurrent_layer, require, require_int, unsupported
 
@@ -29,12 +31,23 @@ def looks_like(document):
 
 
 def expected_weight_count(input_size, hidden_size, num_layers):
-    """The number of flat weights a NAM LSTM of these sizes must hold (one output)."""
-    total = 0
-    for layer in range(num_layers):
-        width = input_size if layer == 0 else hidden_size
-        total += 4 * hidden_size * (width + hidden_size) + 6 * hidden_size
-    return total + hidden_size + 1
+    """The number of flat weights a NAM LSTM of these sizes must hold (one output).
+
+    Σ_l [4H(d_l + H) + 6H] + H + 1 with d_0 = input_size and d_l = H after, in closed form (a
+    loop over a hostile ``num_layers`` of 10^9 would run for minutes).
+
+    Parameters
+    ----------
+    input_size, hidden_size, num_layers : int
+
+    Returns
+    -------
+    int
+    """
+    H = hidden_size
+    first = 4 * H * (input_size + H) + 6 * H
+    others = (num_layers - 1) * (8 * H * H + 6 * H)
+    return first + others + H + 1
 
 
 def load(path, document):
@@ -57,24 +70,27 @@ def load(path, document):
     ModelFileError
         On a missing key, an unknown major version, or a weight count that does not add up.
     UnsupportedModelError
-        On any architecture other than LSTM (WaveNet, ConvNet, Linear, …).
+        On any architecture other than LSTM (WaveNet, ConvNet, Linear, …), and sizes beyond the
+        engine's limits (engine.model.LIMITS), refused before the weights are read.
     """
     architecture = require(path, document, "architecture")
     if architecture != "LSTM":
-        unsupported(path, f"NAM architecture {architecture!r}", "NAM files of architecture 'LSTM'")
-    version = str(require(path, document, "version"))
-    try:
-        major = int(version.split(".")[0])
-    except ValueError:
-        raise ModelFileError(f"{path}: version {version!r} is not a semantic version like 0.5.4") from None
+        unsupported(path, f"NAM architecture {quote(architecture)}", "NAM files of architecture 'LSTM'")
+    version = require(path, document, "version")
+    if not isinstance(version, str) or not re.fullmatch(r"[0-9]{1,9}(\.[0-9A-Za-z.+-]{0,64})?", version):
+        raise ModelFileError(f"{path}: version {quote(version)} is not a semantic version like 0.5.4")
+    major = int(version.split(".")[0])
     if major not in KNOWN_MAJOR_VERSIONS:
         raise ModelFileError(f"{path}: NAM file version {version} is newer than this engine reads (major version 0)")
     config = require(path, document, "config")
     if not isinstance(config, dict):
         raise ModelFileError(f"{path}: config is not a JSON object")
-    input_size = require_int(path, config.get("input_size", 1), "config.input_size", 1)
-    hidden_size = require_int(path, require(path, config, "hidden_size", "config"), "config.hidden_size", 1)
-    num_layers = require_int(path, require(path, config, "num_layers", "config"), "config.num_layers", 1)
+    # The limits first: the sizes below decide how much is read and allocated.
+    input_size = require_int(path, config.get("input_size", 1), "config.input_size", 1, limit="MAX_INPUT_SIZE")
+    hidden_size = require_int(path, require(path, config, "hidden_size", "config"), "config.hidden_size", 1,
+                              limit="MAX_HIDDEN_SIZE")
+    num_layers = require_int(path, require(path, config, "num_layers", "config"), "config.num_layers", 1,
+                             limit="MAX_RECURRENT_LAYERS")
     weights = require(path, document, "weights")
     if not isinstance(weights, list):
         raise ModelFileError(f"{path}: weights is not a list of numbers")
@@ -118,6 +134,9 @@ def load(path, document):
     else:
         sample_rate, source = DEFAULT_SAMPLE_RATE, "format-default"
     metadata = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
+    # Only text is kept: the name becomes a file name (plots) and a label in messages.
+    info = {key: metadata[key] for key in ("name", "gear_make", "gear_model", "modeled_by")
+            if isinstance(metadata.get(key), str)}
     return Model(
         layers=tuple(layers),
         input_size=input_size,
@@ -126,5 +145,5 @@ def load(path, document):
         format=FORMAT,
         path=path,
         stored_parameter_count=expected,
-        metadata={"name": metadata.get("name"), "version": version, **{k: metadata[k] for k in ("gear_make", "gear_model", "modeled_by") if k in metadata}},
+        metadata={"name": info.pop("name", None), "version": version, **info},
     )

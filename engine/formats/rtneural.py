@@ -12,10 +12,13 @@ AIDA-X adds ``in_skip``, ``in_gain``/``out_gain`` (dB) and ``samplerate`` (top l
 44.1 kHz, the rate most guitar datasets are recorded at, recorded as the format default.
 """
 
+import math
+
 import numpy as np
 
 from ..errors import ModelFileError
-from ..model import ACTIVATIONS, ActivationLayer, DenseLayer, Model, check_array
+from ..model import (ACTIVATIONS, ActivationLayer, DenseLayer, Model, check_array, check_limit, format_shape, json_kind,
+                     nested_shape, quote)
 from ..rates import check_sample_rate
 from .common import make_recurrent_layer, require, require_int, unsupported
 
@@ -52,32 +55,38 @@ def load(path, document):
     Raises
     ------
     ModelFileError
-        On missing keys, wrong shapes, widths that do not chain, or bad gains and rates.
+        On missing keys, wrong shapes, widths that do not chain, weights on an activation layer,
+        or bad gains.
+    SampleRateError
+        If the stored ``samplerate`` is not a positive number.
     UnsupportedModelError
-        On convolution, batch-norm, PReLU and unknown layer types, and unknown activations.
+        On convolution, batch-norm, PReLU and unknown layer types, unknown activations, a GRU
+        without a bias, and sizes beyond the engine's limits (engine.model.LIMITS).
     """
     metadata = document.get("metadata") if isinstance(document.get("metadata"), dict) else {}
     is_aidax = any(key in document for key in AIDAX_KEYS) or "samplerate" in metadata
     fmt = FORMAT_AIDAX if is_aidax else FORMAT_KERAS
     in_shape = require(path, document, "in_shape")
     if not isinstance(in_shape, list) or not in_shape:
-        raise ModelFileError(f"{path}: in_shape must be a list like [null, null, 1], got {in_shape!r}")
-    input_size = require_int(path, in_shape[-1], "in_shape[-1] (the input width)", 1)
+        raise ModelFileError(f"{path}: in_shape must be a list like [null, null, 1], got {quote(in_shape)}")
+    input_size = require_int(path, in_shape[-1], "in_shape[-1] (the input width)", 1, limit="MAX_INPUT_SIZE")
     raw_layers = require(path, document, "layers")
     if not isinstance(raw_layers, list) or not raw_layers:
         raise ModelFileError(f"{path}: layers must be a non-empty list")
+    check_limit(path, "the number of layers", len(raw_layers), "MAX_LAYERS")
 
     layers = []
+    stored = 0
     width = input_size
     for index, raw in enumerate(raw_layers):
-        where = f"layers[{index}]"
-        layer = _read_layer(path, where, raw, width)
+        layer, count = _read_layer(path, f"layers[{index}]", raw, width)
         layers.append(layer)
+        stored += count
         width = layer.output_size
 
     skip = require_int(path, document.get("in_skip", 0), "in_skip", 0)
     if skip > 1:
-        raise ModelFileError(f"{path}: in_skip must be 0 or 1, got {skip}")
+        raise ModelFileError(f"{path}: in_skip must be 0 or 1, got {quote(skip)}")
     input_gain_db = _gain(path, document, "in_gain")
     output_gain_db = _gain(path, document, "out_gain")
 
@@ -105,8 +114,7 @@ def load(path, document):
         input_gain_db=input_gain_db,
         output_gain_db=output_gain_db,
         metadata=info,
-        stored_parameter_count=sum(int(np.size(np.asarray(w, dtype=np.float64)))
-                                   for raw in raw_layers for w in raw.get("weights", [])),
+        stored_parameter_count=stored,
     )
 
 
@@ -116,39 +124,58 @@ def _gain(path, document, key):
         try:
             value = float(value)
         except ValueError:
-            raise ModelFileError(f"{path}: {key} must be a number of dB, got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
-        raise ModelFileError(f"{path}: {key} must be a finite number of dB, got {value!r}")
+            raise ModelFileError(f"{path}: {key} must be a number of dB, got {quote(value)}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ModelFileError(f"{path}: {key} must be a finite number of dB, got {quote(value)}")
+    try:
+        finite = math.isfinite(value)  # an int beyond float's range raises OverflowError
+    except OverflowError:
+        finite = False
+    if not finite:
+        raise ModelFileError(f"{path}: {key} must be a finite number of dB, got {quote(value)}")
     if abs(value) > MAX_GAIN_DB:
-        raise ModelFileError(f"{path}: {key} is {value!r} dB, expected a gain within ±{MAX_GAIN_DB:g} dB")
+        raise ModelFileError(f"{path}: {key} is {quote(value)} dB, expected a gain within ±{MAX_GAIN_DB:g} dB")
     return float(value)
 
 
 def _activation(path, where, raw):
     name = raw.get("activation", "")
-    name = "linear" if name in ("", None) else str(name).lower()
+    if name is not None and not isinstance(name, str):
+        raise ModelFileError(f"{path}: {where}.activation must be a name such as \"tanh\", got {quote(name)}")
+    name = "linear" if name in ("", None) else name.lower()
     if name not in ACTIVATIONS:
-        unsupported(path, f"{where} activation {name!r}", f"activations {', '.join(ACTIVATIONS)}")
+        unsupported(path, f"{where} activation {quote(name)}", f"activations {', '.join(ACTIVATIONS)}")
     return name
 
 
 def _read_layer(path, where, raw, input_width):
+    """Read one layer; returns (layer, the number of values the file stores for it)."""
     if not isinstance(raw, dict):
         raise ModelFileError(f"{path}: {where} is not a JSON object")
-    kind = str(require(path, raw, "type", where)).lower()
+    kind = require(path, raw, "type", where)
+    if not isinstance(kind, str):
+        raise ModelFileError(f"{path}: {where}.type must be a layer type such as \"lstm\", got {quote(kind)}")
+    kind = kind.lower()
     if kind not in SUPPORTED_TYPES:
-        unsupported(path, f"{where} of type {kind!r}", "Keras/RTNeural layers " + ", ".join(SUPPORTED_TYPES))
+        unsupported(path, f"{where} of type {quote(kind)}", "Keras/RTNeural layers " + ", ".join(SUPPORTED_TYPES))
     shape = require(path, raw, "shape", where)
     if not isinstance(shape, list) or not shape:
-        raise ModelFileError(f"{path}: {where}.shape must be a list like [null, null, 8], got {shape!r}")
-    width = require_int(path, shape[-1], f"{where}.shape[-1] (the layer width)", 1)
+        raise ModelFileError(f"{path}: {where}.shape must be a list like [null, null, 8], got {quote(shape)}")
+    limit = "MAX_HIDDEN_SIZE" if kind in ("lstm", "gru") else "MAX_DENSE_WIDTH"
+    width = require_int(path, shape[-1], f"{where}.shape[-1] (the layer width)", 1, limit=limit)
     if kind == "activation":
         if width != input_width:
             raise ModelFileError(f"{path}: {where} is an activation of width {width} after a layer of width {input_width}")
-        return ActivationLayer(activation=_activation(path, where, raw), size=width)
+        # RTNeural's exporter writes "weights": [] here; weights on an activation mean another layer (PReLU?).
+        weights = raw.get("weights", [])
+        if weights != []:
+            raise ModelFileError(f"{path}: {where}.weights is {json_kind(weights)}"
+                                 f"{' of length ' + str(len(weights)) if isinstance(weights, list) else ''}, "
+                                 f"expected [] (an activation layer has no weights)")
+        return ActivationLayer(activation=_activation(path, where, raw), size=width), 0
     weights = require(path, raw, "weights", where)
     if not isinstance(weights, list):
-        raise ModelFileError(f"{path}: {where}.weights must be a list of arrays")
+        raise ModelFileError(f"{path}: {where}.weights must be a list of arrays, got {json_kind(weights)}")
     if kind in ("dense", "time-distributed-dense"):
         if len(weights) not in (1, 2):
             raise ModelFileError(f"{path}: {where}.weights holds {len(weights)} arrays, expected [kernel, bias] for a dense layer")
@@ -158,7 +185,8 @@ def _read_layer(path, where, raw, input_width):
             raise ModelFileError(f"{exc} for a dense layer of width {width} after a layer of width {input_width}") from None
         bias = (check_array(path, f"{where}.weights[1]", weights[1], (width,))
                 if len(weights) == 2 else np.zeros(width, np.float32))
-        return DenseLayer(weight=np.ascontiguousarray(kernel.T), bias=bias, activation=_activation(path, where, raw))
+        stored = kernel.size + (bias.size if len(weights) == 2 else 0)
+        return DenseLayer(weight=np.ascontiguousarray(kernel.T), bias=bias, activation=_activation(path, where, raw)), stored
     gates = 4 if kind == "lstm" else 3
     hidden = width
     article = "an" if kind == "lstm" else "a"
@@ -170,21 +198,37 @@ def _read_layer(path, where, raw, input_width):
         recurrent = check_array(path, f"{where}.weights[1]", weights[1], (hidden, gates * hidden))
     except ModelFileError as exc:
         raise ModelFileError(f"{exc}{suffix}") from None
-    bias_raw = weights[2] if len(weights) == 3 else np.zeros(gates * hidden)
+    stored = kernel.size + recurrent.size
     if kind == "lstm":
-        bias = check_array(path, f"{where}.weights[2]", bias_raw, (gates * hidden,))
+        if len(weights) == 3:
+            bias = check_array(path, f"{where}.weights[2]", weights[2], (gates * hidden,))
+            stored += bias.size
+        else:  # use_bias=False
+            bias = np.zeros(gates * hidden, np.float32)
         return make_recurrent_layer("lstm", input_width, hidden, np.ascontiguousarray(kernel.T),
-                                    np.ascontiguousarray(recurrent.T), bias, np.zeros_like(bias))
-    bias_shape = np.shape(np.asarray(bias_raw, dtype=object)) if not isinstance(bias_raw, np.ndarray) else bias_raw.shape
+                                    np.ascontiguousarray(recurrent.T), bias, np.zeros_like(bias)), stored
+    if len(weights) == 2:
+        # Only the bias's shape tells reset_after=True from False, and their equations differ even
+        # with zero biases: refuse rather than guess.
+        unsupported(path, f"{where}: a GRU without a bias (use_bias=False), whose reset_after variant the file does not tell",
+                    "GRUs with a bias of shape (3H,) (reset_after=False) or (2, 3H) (reset_after=True)")
+    bias_raw = weights[2]
+    bias_shape = nested_shape(bias_raw) if isinstance(bias_raw, list) else None
     if bias_shape == (2, 3 * hidden):
         both = check_array(path, f"{where}.weights[2]", bias_raw, (2, 3 * hidden))
         bias_ih, bias_hh, reset_after = both[0], both[1], True
     elif bias_shape == (3 * hidden,):
         bias_ih = check_array(path, f"{where}.weights[2]", bias_raw, (3 * hidden,))
         bias_hh, reset_after = np.zeros_like(bias_ih), False
+    elif bias_shape is None and not isinstance(bias_raw, list):
+        raise ModelFileError(f"{path}: {where}.weights[2] (the GRU bias) is {json_kind(bias_raw)}, expected an array")
+    elif bias_shape is None:
+        raise ModelFileError(f"{path}: {where}.weights[2] (the GRU bias) is a ragged array, expected shape "
+                             f"({3 * hidden},) or (2, {3 * hidden})")
     else:
-        unsupported(path, f"{where}.weights[2] (GRU bias) of shape {bias_shape}",
+        unsupported(path, f"{where}.weights[2] (GRU bias) of shape {format_shape(bias_shape)}",
                     f"GRU biases of shape ({3 * hidden},) (reset_after=False) or (2, {3 * hidden}) (reset_after=True)")
+    stored += bias_ih.size + (bias_hh.size if reset_after else 0)
 
     def keras_to_torch_gates(matrix):
         """Columns [z | r | h] → rows [r; z; n] (PyTorch's order)."""
@@ -195,4 +239,4 @@ def _read_layer(path, where, raw, input_width):
         "gru", input_width, hidden,
         np.ascontiguousarray(keras_to_torch_gates(kernel).T), np.ascontiguousarray(keras_to_torch_gates(recurrent).T),
         keras_to_torch_gates(bias_ih), keras_to_torch_gates(bias_hh), reset_after=reset_after,
-    )
+    ), stored

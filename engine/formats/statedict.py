@@ -13,9 +13,13 @@ DEFAULT_SAMPLE_RATE = 44100.0
 
 
 def looks_like(document):
-    """Whether a parsed JSON document is a flat map of dotted PyTorch parameter names to arrays."""
-    return (isinstance(document, dict) and bool(document)
-            and all(isinstance(key, str) and "." in key and isinstance(value, list) for key, value in document.items()))
+    """Whether a parsed JSON document is a flat map of dotted PyTorch parameter names to arrays.
+
+    Every key must be dotted and one value at least an array; the other values are checked when
+    read, so that a ``null`` parameter is reported as such rather than as an unknown format.
+    """
+    return (isinstance(document, dict) and bool(document) and all("." in key for key in document)
+            and any(isinstance(value, list) for value in document.values()))
 
 
 def load(path, document):

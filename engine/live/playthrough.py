@@ -134,18 +134,21 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
     ------
     ConfigError
         If the configuration names no demo clip.
+    AudioFileError
+        If the demo clip is not a usable clip (engine.audiofile.read_clip: not audio, empty, ...).
     DeviceError
         If JACK cannot be started or PortAudio cannot use it.
     """
     import soundfile
 
+    from ..audiofile import read_clip
     from .virtual import VIRTUAL_PERIOD, JackDummyServer, resample
 
     if not config.demo_clip:
         raise ConfigError(f"{config.source}: --virtual needs a demo_clip to play (a path relative to the config)")
-    clip, clip_rate = soundfile.read(config.demo_clip, dtype="float32", always_2d=True)
+    clip, clip_rate = read_clip(config.demo_clip, label=f"{config.source}: demo_clip {config.demo_clip}")
     rate = int(config.sample_rate or 48000)
-    clip = resample(clip[:, 0], clip_rate, rate)
+    clip = resample(clip, clip_rate, rate)
     lead_in = int(lead_in_seconds * rate)
     signal = np.concatenate([np.zeros(lead_in, np.float32), clip])
     period = max(VIRTUAL_PERIOD, config.block_size)

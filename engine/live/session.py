@@ -115,6 +115,10 @@ class LiveSession:
             try:
                 check(device=device, channels=channels, dtype="float32", samplerate=rate)
             except sd.PortAudioError as exc:
+                if rate == info["default_samplerate"]:  # then the rate is the device's own: no hint to give
+                    raise DeviceError(f"{info['name']!r} refuses {channels} channel(s) at {rate:g} Hz "
+                                      f"({exc.args[0]}), although {rate:g} Hz is the rate it reports as its own: "
+                                      f"PortAudio will not stream at it (try a lower --rate or sample_rate)") from None
                 raise DeviceError(f"{info['name']!r} refuses {rate:g} Hz with {channels} channel(s) "
                                   f"({exc.args[0]}); its default rate is {info['default_samplerate']:g} Hz") from None
         self.sample_rate = rate
