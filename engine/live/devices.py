@@ -3,6 +3,9 @@
 from ..errors import DeviceError
 from .quiet import quiet_stderr
 
+_sounddevice = None  # the module, once imported (importing it initialises PortAudio)
+
+
 def sounddevice():
     """The sounddevice module, imported (and PortAudio initialised) on first use.
 
