@@ -42,10 +42,11 @@ from numba.np.arrayobj import np_cfarray
 from ..kernels import INLINE, JIT, ONE, P_CONTROLS, ZERO
 from ..kernels.layout import H_CONTROLS, H_RAMP_DONE, H_RAMP_LENGTH
 from . import mixer
-from .shared import (C_CALLBACKS, C_BUSY, C_FIRST_START, C_FLAGGED, C_FRAMES, C_GAPS, C_INPUT_OVERFLOW,
+from .shared import (C_CALLBACKS, C_BUSY, C_FLAGGED, C_FRAMES, C_GAPS, C_INPUT_OVERFLOW,
                      C_INPUT_UNDERFLOW, C_MAX_BUSY, C_MAX_GAP, C_OUTPUT_OVERFLOW, C_OUTPUT_UNDERFLOW, C_PRIMING,
                      C_REQUESTS, C_TORN, C_XRUN_BLOCKS, COUNTERS_SIZE, CYCLE_IDLE_FRACTION, EVENT_COLUMNS,
-                     EVENT_FRAME, EVENT_SEQ, GAP_CYCLES, H_ACCEPTED, H_ACCEPTED_VALUES, H_BLOCK, H_CAPTURE_FRAMES,
+                     EVENT_FRAME, EVENT_SEQ, LOST_CYCLES, CLOCK_SKEW, C_LOST_FRAMES, S_FIRST_START, S_FIRST_FRAME,
+                     S_BASELINE, S_LAG, H_ACCEPTED, H_ACCEPTED_VALUES, H_BLOCK, H_CAPTURE_FRAMES,
                      H_CAPTURE_IN, H_CAPTURE_OUT, H_COUNTERS, H_EVENT_SLOTS, H_EVENTS, H_GAP_DETECT, H_IN_CHANNELS,
                      H_IN_INDEX, H_LEVELS, H_LIMITER, H_MAGIC, H_MAX_CONTROLS, H_MIX, H_MIXED, H_MODELS,
                      H_NS_PER_FRAME, H_OUT_CHANNELS, H_OUT_COUNT, H_OUT_LIST, H_PEAKS, H_REQUEST, H_RING,
@@ -341,25 +342,42 @@ def _callback(input_pointer, output_pointer, frame_count, time_info, status_flag
     block = h[H_BLOCK]
     ns_per_frame = view(h[H_NS_PER_FRAME], 1, np.float64)[0]
 
-    # A late host cycle. PortAudio runs the callbacks of one host buffer back to back, so a
-    # callback that starts well after the previous one ended begins a host cycle; a cycle that
-    # began more than GAP_CYCLES cycles (measured in the frames processed) after the previous one
-    # means at least one was missed. PortAudio's statusFlags under-count these (a 0.5 s stall
-    # gives one flagged callback, or none).
+    # Lost host cycles (timing gaps). PortAudio runs the callbacks of one host buffer back to
+    # back, so a callback that starts well after the previous one ended begins a host cycle. At
+    # each cycle start, lag = clock time since the first callback − the audio time processed
+    # since then; it stays at its baseline (up to jitter) while every cycle arrives, and a
+    # missed cycle raises it for good by one cycle of audio, which never arrives. A cycle that is
+    # only late raises it once, and the next on-time one brings it back: so the smaller lag of
+    # two cycle starts in a row is what counts. PortAudio's statusFlags under-count these (a
+    # 0.5 s stall gives one flagged callback, or none). The baseline follows the lag down at
+    # once and up by at most CLOCK_SKEW (a sound card's clock runs slightly off the system's).
     gap = False
     previous_end = state[S_PREV_END]
+    first_frame = counters[C_FRAMES]
     if previous_end == 0:
-        counters[C_FIRST_START] = start
+        state[S_FIRST_START] = start
+        state[S_FIRST_FRAME] = first_frame
+        state[S_BASELINE] = 0
+        state[S_LAG] = 0
         state[S_CYCLE_START] = start
         state[S_CYCLE_FRAMES] = 0
     elif start - previous_end > CYCLE_IDLE_FRACTION * block * ns_per_frame:
         interval = start - state[S_CYCLE_START]
-        if h[H_GAP_DETECT] != 0:
+        cycle = state[S_CYCLE_FRAMES] * ns_per_frame  # one host cycle of audio (ns)
+        if h[H_GAP_DETECT] != 0 and cycle > 0:
             if interval > counters[C_MAX_GAP]:
                 counters[C_MAX_GAP] = interval
-            if interval > GAP_CYCLES * state[S_CYCLE_FRAMES] * ns_per_frame:
+            lag = np.int64(start - state[S_FIRST_START] - (first_frame - state[S_FIRST_FRAME]) * ns_per_frame)
+            baseline = min(state[S_BASELINE] + np.int64(CLOCK_SKEW * interval), lag)
+            lost = min(lag, state[S_LAG]) - baseline
+            if lost > LOST_CYCLES * cycle:
+                cycles = max(np.int64(1), np.int64(lost / cycle + 0.5))
                 counters[C_GAPS] += 1
+                counters[C_LOST_FRAMES] += cycles * state[S_CYCLE_FRAMES]
+                baseline += np.int64(cycles * cycle)
                 gap = True
+            state[S_BASELINE] = baseline
+            state[S_LAG] = lag
         state[S_CYCLE_START] = start
         state[S_CYCLE_FRAMES] = 0
     state[S_CYCLE_FRAMES] += frames
@@ -387,7 +405,6 @@ def _callback(input_pointer, output_pointer, frame_count, time_info, status_flag
     levels = view(h[H_LEVELS], 2, np.float32)
     levels[0] = ZERO
     levels[1] = ZERO
-    first_frame = counters[C_FRAMES]
     done = np.int64(0)
     while done < frames:
         n = min(block, frames - done)

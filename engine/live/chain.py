@@ -361,6 +361,6 @@ def check_live_stability(processor, controls):
 
     if not is_stable(linearise(processor.model, controls), processor.interpolation, processor.ratio):
         raise ControlError(f"{processor.model.name}: {processor.interpolation} is predicted unstable at "
-                           f"{processor.sample_rate:g} Hz with controls {list(np.round(controls, 6))}; a live "
+                           f"{processor.sample_rate:g} Hz with controls {[round(float(v), 6) for v in controls]}; a live "
                            "session cannot change the method while it plays: choose other values, or restart "
                            "with these values in the configuration")

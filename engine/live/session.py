@@ -307,9 +307,10 @@ class LiveSession:
             ``callbacks``, ``frames``, ``seconds``;
             ``xruns``: ``total`` (callbacks with either sign of an xrun), ``status_flags``
             (callbacks whose PortAudio statusFlags had an underflow/overflow bit), ``timing_gaps``
-            (host cycles that started more than 1.5 cycles after the previous one, from the
-            callback's own clock: PortAudio flags a long stall once or not at all), and each flag's
-            count; ``longest_cycle_ms``;
+            (times audio went missing against the callback's own clock: host cycles that never
+            came, see engine.live.callback; PortAudio flags a long stall once or not at all), and
+            each flag's count; ``lost_frames`` (frames those gaps lost); ``longest_cycle_ms`` (the
+            longest interval between two host cycles);
             ``dsp_load``: ``mean`` (whole run), ``p99`` (over the last RING_BLOCKS callbacks) and
             ``max`` (whole run) of the time spent in the callback over the audio time it processed;
             ``peaks``: largest ``input`` (raw input channel) and ``output`` sample magnitudes, linear;
@@ -331,7 +332,8 @@ class LiveSession:
         xruns.update({name: int(c[index]) for name, index in shared.XRUN_FLAGS})
         return {
             "callbacks": int(c[shared.C_CALLBACKS]), "frames": frames, "seconds": frames * ns_per_frame * 1e-9,
-            "xruns": xruns, "longest_cycle_ms": c[shared.C_MAX_GAP] * 1e-6,
+            "xruns": xruns, "lost_frames": int(c[shared.C_LOST_FRAMES]),
+            "longest_cycle_ms": float(c[shared.C_MAX_GAP] * 1e-6),
             "dsp_load": {"mean": float(c[shared.C_BUSY] / (frames * ns_per_frame)) if frames else 0.0,
                          "p99": float(np.percentile(loads, 99)) if loads.size else 0.0,
                          "max": float(c[shared.C_MAX_BUSY] / (self.block_size * ns_per_frame))},

@@ -128,7 +128,11 @@ S_CYCLE_START = 8  # clock (ns) at the start of the current host cycle
 S_CYCLE_FRAMES = 9  # frames processed since then
 S_RAMPING_A = 10  # 1: model A's knobs ramp in the current block
 S_RAMPING_B = 11
-S_CONTROLS = 16   # S_CONTROLS + k: the knob generation applied to model k
+S_FIRST_START = 12  # clock (ns) at the first callback since the stream (re)started …
+S_FIRST_FRAME = 13  # … and the stream frame it began with
+S_BASELINE = 14   # the earliest a host cycle has started relative to the audio clock (ns; see callback)
+S_LAG = 15        # how late (ns) the previous host cycle started relative to the audio clock
+S_CONTROLS = 20   # S_CONTROLS + k: the knob generation applied to model k
 STATE_SIZE = S_CONTROLS + MAX_MODELS
 
 # ---- counters (the callback's; Python reads) ----------------------------------------------------------
@@ -141,13 +145,13 @@ C_INPUT_OVERFLOW = 5
 C_OUTPUT_UNDERFLOW = 6
 C_OUTPUT_OVERFLOW = 7
 C_PRIMING = 8         # priming output (not an xrun)
-C_GAPS = 9            # host cycles that started later than 1.5 cycles after the previous one
-C_MAX_GAP = 10        # the longest host cycle seen (ns)
+C_GAPS = 9            # timing gaps: host cycles lost (audio missing against the clock), as events
+C_MAX_GAP = 10        # the longest interval between two host cycles (ns)
 C_BUSY = 11           # total time inside the callback (ns)
 C_MAX_BUSY = 12       # the longest callback (ns)
 C_REQUESTS = 13       # requests accepted
 C_TORN = 14           # request reads discarded because Python was writing (retried next block)
-C_FIRST_START = 15    # clock (ns) at the start of the first callback
+C_LOST_FRAMES = 15    # frames the timing gaps lost (whole host cycles)
 COUNTERS_SIZE = 16
 
 # Status flag bits (PaStreamCallbackFlags).
@@ -179,8 +183,12 @@ SETTINGS_SIZE = 2
 # A new host cycle starts with a callback that begins more than this fraction of a block after
 # the previous one ended (PortAudio runs the callbacks of one host buffer back to back).
 CYCLE_IDLE_FRACTION = 0.25
-# A host cycle that started more than this many cycles after the previous one is a timing gap.
-GAP_CYCLES = 1.5
+# Audio lost against the clock by more than this many host cycles, at two cycle starts in a row,
+# is a timing gap (see callback: one late cycle followed by an on-time one loses nothing).
+LOST_CYCLES = 0.5
+# How fast (ns per ns) the audio clock may drift from the system clock without counting as lost
+# audio: a sound card's crystal is within ~100 ppm of the system's.
+CLOCK_SKEW = 500e-6
 
 
 def _touched(array):
