@@ -398,3 +398,44 @@ def load_models_of(config):
     from engine.live.chain import load_models
 
     return load_models(config)
+
+
+def test_the_session_api_lifecycle_on_a_real_stream(jack_server):
+    """A path as the config; open/start/stop/start/close; stats while stopped; a dropped session closes its stream."""
+    import gc
+
+    from engine.live import jack_device
+
+    device = jack_device()
+    path = jack_server.log_path + ".yaml"  # beside the server's log, removed with it below
+    with open(path, "w") as handle:
+        handle.write(f"model: {LSTM8}\nblock_size: {BLOCK}\nsample_rate: {RATE}\ninput_device: {device}\n"
+                     f"output_device: {device}\noutput_channels: [1]\n")
+    try:
+        with engine.LiveSession(path) as session:
+            assert session.stream is not None and not session.stream.active
+            session.start()
+            time.sleep(0.3)
+            assert session.stop() and not session.stream.active
+            stopped = session.stats()["callbacks"]
+            assert stopped > 50
+            time.sleep(0.2)
+            assert session.stats()["callbacks"] == stopped  # nothing runs while stopped
+            session.start()  # plays again; the half second it was stopped is not audio lost
+            time.sleep(0.3)
+            stats = session.stats()
+            assert stats["callbacks"] > stopped + 50 and stats["lost_frames"] < 0.05 * RATE, stats
+        assert session.stream is None and session.stats()["callbacks"] >= stats["callbacks"]
+        with pytest.raises(engine.ArgumentError, match="switch: model index 1 does not exist; the session has 1"):
+            session.switch(1)
+        # Dropped while playing: the stream is closed before the memory it reads can be freed.
+        dropped = engine.LiveSession(path).open()
+        dropped.start()
+        stream = dropped.stream
+        del dropped
+        gc.collect()
+        from engine.live.devices import sounddevice
+
+        assert stream._ptr == sounddevice()._ffi.NULL, "a dropped session left its stream running"
+    finally:
+        os.unlink(path)

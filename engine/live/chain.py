@@ -111,6 +111,9 @@ class LiveChain:
         self.callback = callback.callback
         self._call = callback.callback.ctypes
         self.userdata = self.shared.userdata
+        # One block through the callback now, so its first call on the audio thread finds its
+        # code and every array it touches already in memory; reset() then clears what it did.
+        self.process(self.shared.zero_in, self.shared.spare_out)
         self.reset()
 
     def reset(self):

@@ -25,6 +25,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 
 import numpy as np
 
@@ -34,6 +35,9 @@ from .chain import LiveChain, load_models
 from .devices import resolve_device, sounddevice
 
 POLL_SECONDS = 0.1  # how often the controlling thread wakes for keys, status and the watchdog
+#: Chains of streams that could not be closed (device or server gone): PortAudio may still call
+#: into their memory, so it is never freed.
+_ABANDONED = []
 
 
 class DeviceLost(Exception):
@@ -134,6 +138,10 @@ class LiveSession:
         except sd.PortAudioError as exc:
             raise DeviceError(f"cannot open {in_info['name']!r} → {out_info['name']!r} at {rate:g} Hz, "
                               f"block {self.block_size}: {exc.args[0]}") from None
+        # PortAudio holds only raw addresses into the chain's arrays: if this session is dropped
+        # without close(), the stream is closed before that memory can be freed (the finalizer
+        # holds both until then; it also runs at interpreter exit, before PortAudio's own).
+        self._finalizer = weakref.finalize(self, _close_dropped, self.stream, self.chain)
         return self
 
     def _open_stream(self, sd, device, rate, channels):
@@ -179,9 +187,14 @@ class LiveSession:
         if self.stream is None:
             return True
         stream, self.stream = self.stream, None
+        self._finalizer.detach()
         if self.abandoned:
+            _ABANDONED.append((stream, self.chain))
             return False
-        return self._in_time(lambda: (stream.stop(), stream.close()), timeout)
+        closed = self._in_time(lambda: (stream.stop(), stream.close()), timeout)
+        if not closed:
+            _ABANDONED.append((stream, self.chain))
+        return closed
 
     def _in_time(self, action, timeout):
         worker = threading.Thread(target=action, daemon=True)
@@ -460,6 +473,15 @@ class LiveSession:
         for line in self.summary():
             say(line)
         return code
+
+
+def _close_dropped(stream, chain):
+    """Close the stream of a session dropped while open (chain: kept alive until the stream is closed)."""
+    try:
+        stream.stop()
+        stream.close()
+    except Exception:  # at interpreter exit PortAudio may already be gone
+        pass
 
 
 def _dbfs(value):
