@@ -131,6 +131,24 @@ def test_knob_changes_ramp_across_one_block_as_the_processor_ramps_them():
     np.testing.assert_array_equal(chain.processors[0].controls, np.float32([0.0, 1.0]))
 
 
+def test_a_knob_change_and_a_swap_in_one_block_leave_no_ramp_behind():
+    """Bypassed, the knobs of the playing model and a switch arrive together: the swap is at once,
+    and the model swapped out must still end its knob ramp (else it would re-ramp every block)."""
+    from engine.kernels import H_RAMP_LENGTH, P_CONTROLS
+
+    knobbed = random_model("lstm", hidden=8, controls=1, seed=8)
+    chain = chain_with([knobbed, load_model(LSTM8)], crossfade_ms=1)
+    chain.set_bypass(True)
+    chain.render(np.zeros(4 * BLOCK, np.float32))
+    chain.set_controls([0.9])
+    chain.select_model(1)
+    chain.render(np.zeros(BLOCK, np.float32))
+    assert chain.current == 1
+    meta, params = chain.processors[0]._network.meta, chain.processors[0]._network.params
+    assert meta[0, H_RAMP_LENGTH] == 1
+    assert params[P_CONTROLS] == params[P_CONTROLS + 1] == np.float32(0.9)
+
+
 def test_gain_changes_ramp_across_one_block():
     model = load_model(LSTM8)
     chain = chain_with([model])

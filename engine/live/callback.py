@@ -245,7 +245,7 @@ def apply_request(h, state, mix, frames):
         if playing:
             meta[0, H_RAMP_DONE] = 0
             meta[0, H_RAMP_LENGTH] = frames
-            state[S_RAMPING_A if k == current else S_RAMPING_B] = 1
+            state[S_RAMPING_A if k == current else S_RAMPING_B] = k + 1  # which model, for end_ramp
     if fading:
         return
     bypass = accepted[R_BYPASS]
@@ -297,12 +297,10 @@ def chain_block(h, state, counters, indata, outdata, frames, frame):
                      model_slot(h, state[S_INCOMING] if fading else current), fading, mix,
                      view(h[H_LEVELS], 2, np.float32), view(h[H_MIXED], mixer.COUNTERS_SIZE, np.int64),
                      h[H_LIMITER] != 0, settings[SET_CEILING], settings[SET_RELEASE])
-    if state[S_RAMPING_A]:
-        end_ramp(h, current)
-        state[S_RAMPING_A] = 0
-    if state[S_RAMPING_B]:
-        end_ramp(h, state[S_INCOMING])
-        state[S_RAMPING_B] = 0
+    for ramping in (S_RAMPING_A, S_RAMPING_B):
+        if state[ramping]:
+            end_ramp(h, state[ramping] - 1)
+            state[ramping] = 0
     if fading and mix[mixer.MIX_GAIN_A] <= ZERO:
         # The incoming model has faded in: it becomes model A.
         state[S_CURRENT] = state[S_INCOMING]

@@ -10,7 +10,7 @@ from numba import njit
 
 from ..kernels import JIT, ONE, POS_BAD_OUTPUT, ZERO, process_block, reset_state
 
-# Slots of the ``mix`` array shared between the callback and the kernel.
+# Slots of the ``mix`` array (the chain's gains and limiter state; only the callback writes it while a stream runs).
 MIX_GAIN_A = 0        # current gain of model A (the playing model)
 MIX_GAIN_B = 1        # current gain of model B (the model being faded in)
 MIX_GAIN_DRY = 2      # current gain of the dry input (bypass)
@@ -31,7 +31,7 @@ COUNT_BAD_OUTPUT = 1  # blocks muted because a network produced NaN or infinity 
 COUNT_LIMITED = 2     # samples the limiter turned down
 COUNTERS_SIZE = 3
 
-# Slots of the ``levels`` array (peaks since the main thread last cleared them).
+# Slots of the ``levels`` array (peaks since the callback last cleared them: each callback).
 LEVEL_INPUT_PEAK = 0
 LEVEL_OUTPUT_PEAK = 1
 
