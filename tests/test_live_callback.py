@@ -85,6 +85,10 @@ def test_engine_exports_live_session_lazily():
     from engine.live.session import LiveSession
 
     assert engine.LiveSession is LiveSession
+    with pytest.raises(engine.ArgumentError, match="config must be a LiveConfig .* or the path of a YAML configuration, got dict"):
+        LiveSession({"model": "x.json"})
+    with pytest.raises(engine.ConfigError, match="no such config file"):
+        LiveSession(REPO / "no-such-config.yaml")
 
 
 # ---- requests take effect at the next block boundary (offline, through the same machine code) ----------

@@ -61,6 +61,8 @@ class LiveSession:
 
     Raises
     ------
+    ArgumentError
+        If ``config`` is neither a LiveConfig nor a path.
     ConfigError
         If the configuration file is invalid, or a model's control values do not fit it.
     ModelFileError, SampleRateError
@@ -68,10 +70,13 @@ class LiveSession:
     """
 
     def __init__(self, config, capture_seconds=0.0):
-        if isinstance(config, (str, os.PathLike)):
-            from ..config import load_config
+        from ..config import LiveConfig, load_config
 
+        if isinstance(config, (str, os.PathLike)):
             config = load_config(config)
+        elif not isinstance(config, LiveConfig):
+            raise ArgumentError(f"LiveSession: config must be a LiveConfig (engine.config.load_config) or the path "
+                                f"of a YAML configuration, got {type(config).__name__}")
         self.config = config
         self.models = load_models(config)
         self.capture_seconds = float(capture_seconds)
