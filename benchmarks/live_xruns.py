@@ -77,7 +77,7 @@ def load_figures(loads):
             "max_at_callback": int(np.argmax(loads))} if loads.size else None
 
 
-def run(period, args):
+def run(period, args, thru_first):
     import engine
     from engine.config import load_config
     from engine.live import devices, jack_device, shared
@@ -89,16 +89,25 @@ def run(period, args):
     helpers = []
     stop = threading.Event()
     session = None
+    def start_thru():
+        thru = subprocess.Popen(["jack_thru"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL)
+        helpers.append(thru)
+        time.sleep(1.0)
+        return thru
+
     try:
+        # The client that registers first with the server (PortAudio registers when it is
+        # initialised) is woken first each cycle, and measured late several times as often as
+        # the second (two jack_thru in one server: 43/4, 2/2, 30/2 in 20 s): hence both orders.
+        thru = start_thru() if thru_first else None
         devices.reinitialize_portaudio()
         device = jack_device()
         config = load_config(os.path.join(REPO, "configs/guitar.yaml")).with_models(args.model).replace(
             input_device=device, output_device=device, sample_rate=args.rate, block_size=period)
         session = engine.LiveSession(config).open()
         session.start()
-        thru = subprocess.Popen(["jack_thru"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL)
-        helpers.append(thru)
+        thru = thru or start_thru()
         time.sleep(2.0)
         # Quiet: only the two clients.
         mark = session.callbacks
@@ -163,9 +172,19 @@ def run(period, args):
                 k: v for k, v in late.items() if k not in ("PortAudio", "jack_thru")}}
 
 
+def total(rows, *path):
+    value = 0
+    for row in rows:
+        item = row
+        for key in path:
+            item = item[key]
+        value += item
+    return value
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seconds", type=float, default=60, help="counted seconds per period, split over both orders")
     parser.add_argument("--quiet-seconds", type=float, default=10)
     parser.add_argument("--rate", type=int, default=48000)
     parser.add_argument("--periods", type=int, nargs="+", default=[128, 64])
@@ -178,26 +197,43 @@ def main():
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found: apt-get install --no-install-recommends jackd2")
     print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
-          f"({os.cpu_count()} CPUs)", flush=True)
-    rows = []
+          f"({os.cpu_count()} CPUs); other JACK servers running: "
+          f"{subprocess.run(['pgrep', '-c', 'jackd'], capture_output=True, text=True).stdout.strip() or 0}", flush=True)
+    whole = args.seconds
+    args.seconds = whole / 2
+    results = []
     for period in args.periods:
-        row = run(period, args)
-        rows.append(row)
-        e, q, l = row["engine"], row["engine"]["dsp_load_quiet"], row["engine"]["dsp_load_loaded"]
-        print(f"period {period} ({1e3 * period / args.rate:.2f} ms), {args.seconds:g} s with {args.burners} "
-              f"CPU-bound processes + allocation churn ({row['gc_collections']} gc runs): "
-              f"engine xruns {e['xrun_callbacks']} (status flags {e['status_flags']}, timing gaps {e['timing_gaps']}, "
-              f"{e['lost_frames']} frames lost; server: PortAudio late {e['server_not_finished']}) | "
-              f"jack_thru (C) late {row['jack_thru']['server_not_finished']} | server timer late > 1 period "
-              f"{row['server_timer_late_over_a_period']}", flush=True)
-        print(f"  page faults (minor, major) of the real-time threads while counting: "
-              f"{row['realtime_thread_page_faults']}", flush=True)
-        print(f"  DSP load quiet: mean {100 * q['mean']:.1f}% p99 {100 * q['p99']:.1f}% max {100 * q['max']:.1f}%; "
-              f"loaded: mean {100 * l['mean']:.1f}% p99 {100 * l['p99']:.1f}% max {100 * l['max']:.1f}%", flush=True)
+        rows = [run(period, args, thru_first) for thru_first in (False, True)]
+        for row, order in zip(rows, ("engine registered first", "jack_thru registered first")):
+            row["order"] = order
+        results += rows
+        quiet = rows[0]["engine"]["dsp_load_quiet"]
+        loaded = [row["engine"]["dsp_load_loaded"] for row in rows]
+        print(f"period {period} ({1e3 * period / args.rate:.2f} ms), engine block {period}, {whole:g} s "
+              f"({whole / 2:g} s in each registration order) with {args.burners} CPU-bound processes"
+              + (" + allocation churn in the session's process" if args.churn else ""), flush=True)
+        print(f"  late in the server's cycle (its log: 'client = ... was not finished'): engine "
+              f"{total(rows, 'engine', 'server_not_finished')} "
+              f"({' + '.join(str(r['engine']['server_not_finished']) for r in rows)}), jack_thru (C) "
+              f"{total(rows, 'jack_thru', 'server_not_finished')} "
+              f"({' + '.join(str(r['jack_thru']['server_not_finished']) for r in rows)})", flush=True)
+        print(f"  the engine's own count: {total(rows, 'engine', 'xrun_callbacks')} callbacks with an xrun sign "
+              f"(status flags {total(rows, 'engine', 'status_flags')}, timing gaps {total(rows, 'engine', 'timing_gaps')}, "
+              f"{total(rows, 'engine', 'lost_frames')} frames lost; PortAudio flags every xrun of the server, "
+              f"and a late client costs every client the cycle); server timer late by > 1 period: "
+              f"{total(rows, 'server_timer_late_over_a_period')}; gc runs {total(rows, 'gc_collections')}", flush=True)
+        print(f"  DSP load (callback time / block time), quiet: mean {100 * quiet['mean']:.1f}% p99 "
+              f"{100 * quiet['p99']:.1f}% max {100 * quiet['max']:.1f}%; loaded: mean "
+              f"{100 * np.mean([l['mean'] for l in loaded]):.1f}% p99 {100 * max(l['p99'] for l in loaded):.1f}% "
+              f"max {100 * max(l['max'] for l in loaded):.1f}%", flush=True)
+        if args.show_threads:
+            print(f"  page faults (minor, major) of the real-time threads: "
+                  f"{[r['realtime_thread_page_faults'] for r in rows]}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
+    args.seconds = whole
     os.makedirs(os.path.join(REPO, "benchmarks", "results"), exist_ok=True)
     with open(os.path.join(REPO, "benchmarks", "results", "live_xruns.json"), "w") as handle:
-        json.dump({"runs": rows, "settings": vars(args)}, handle, indent=2)
+        json.dump({"runs": results, "settings": vars(args)}, handle, indent=2)
 
 
 if __name__ == "__main__":
