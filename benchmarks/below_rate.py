@@ -61,7 +61,7 @@ def main():
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "reports", "below_rate.md"))
     parser.add_argument("--seconds", type=float, default=0.5)
     args = parser.parse_args()
-    from conftest import guitar_like_signal
+    from engine.testing import guitar_like_signal
 
     x = 2 * guitar_like_signal(int(args.seconds * RUN_RATE), RUN_RATE, seed=5)
     counts = {"hit": 0, "miss": 0, "false alarm": 0, "correct stable": 0}

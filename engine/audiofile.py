@@ -10,8 +10,6 @@ memory stays bounded by the cap whatever the file's header claims.
 import os
 import stat
 
-import numpy as np
-
 from .errors import AudioFileError
 
 #: The longest clip read whole into memory. engine-eval runs the model over it once per
@@ -90,6 +88,8 @@ def read_clip(path, label=None, hint=None, max_seconds=MAX_CLIP_SECONDS):
         If the file is missing, not a regular file, not audio, empty, too long, or its first
         channel holds NaN or infinite samples (the first one's position is named).
     """
+    import numpy as np  # here, not at the top: engine-eval --help reads MAX_CLIP_SECONDS only
+
     import soundfile
 
     path = os.fspath(path)

@@ -12,9 +12,7 @@ import sys
 import time
 import warnings
 
-import numpy as np
-
-from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS
+from .methods import DEFAULT_INTERPOLATION, INTERPOLATIONS
 from .errors import ArgumentError, AudioFileError, EngineError
 from .rates import MAX_RATIO, MIN_RATIO
 
@@ -214,29 +212,21 @@ def info_main(argv=None):
             kind = "fractional: interpolated delay"
         lines.append((f"at {rate:g} Hz", f"R = {ratio:.6g} ({kind})"))
         from .processor import check_controls, knob_values
+        from .stability import choose
 
         # the values engine-process and engine-eval default to; given ones checked as Processor.set_controls does
-        controls = knob_values(model, None if args.control is None else check_controls(model, args.control)) or []
+        controls = knob_values(model, None if args.control is None else check_controls(model, args.control))
         if model.num_controls:
             lines.append(("  knobs", " ".join(f"{v:g}" for v in controls) + " (the stability check depends on them; "
                                      "set them with --control)"))
-        from .delay import needs_stability_check
-        from .stability import is_stable, linearise, spectral_radius, stability_threshold
-
+        # The Processor's own decision for each method, each verdict with the limit it applied;
+        # one linearisation serves them all (made only if a verdict needs it).
         linearisation = None
         for method in INTERPOLATIONS:
-            if method == "naive":
-                lines.append((f"  {method}", "stable (the model as trained)"))
-            elif method == "allpass" and ratio < 1:
-                lines.append((f"  {method}", "no form below the training rate (the best stable method runs instead)"))
-            elif not needs_stability_check(method, ratio):
-                lines.append((f"  {method}", "stable (exact delay or centred window: no check needed)"))
-            else:
-                linearisation = linearisation or linearise(model, controls)
-                radius = spectral_radius(linearisation, method, ratio)
-                verdict = "stable" if is_stable(linearisation, method, ratio) else "UNSTABLE"
-                lines.append((f"  {method}", f"{verdict}, spectral radius {radius:.4f} "
-                                             f"(limit {stability_threshold(linearisation, ratio):.4f})"))
+            choice = choose(model, method, ratio, controls, linearisation)
+            linearisation = choice.linearisation
+            text = choice.verdicts[0].describe()
+            lines.append((f"  {method}", text + (f"; runs {choice.method} instead" if choice.replaced else "")))
         if linearisation is not None and not linearisation.converged:
             lines.append(("  note", "silence does not settle to a fixed point: the check is approximate"))
     width = max(len(key) for key, _ in lines)
@@ -506,7 +496,8 @@ def _write_output(write, path, flag):
 def eval_main(argv=None):
     """engine-eval: the quality report of the published protocol (SRC.md)."""
     from .audiofile import MAX_CLIP_SECONDS
-    from .delay import INTERPOLATIONS as methods_available
+
+    methods_available = INTERPOLATIONS
 
     parser = argparse.ArgumentParser(
         prog="engine-eval",
@@ -527,6 +518,8 @@ def eval_main(argv=None):
     parser.add_argument("--plots", metavar="DIR", help="write PNG plots here: the 100 Hz sine picture and "
                                                        "the error spectrum per method at the first rate")
     args = parser.parse_args(argv)
+
+    import numpy as np  # after argument parsing: --help and usage errors do not wait for it
     source = args.input or DEMO_CLIP
 
     # Every output is checked before the evaluation, which can take minutes: a typo in --csv

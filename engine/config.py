@@ -16,14 +16,13 @@ import dataclasses
 import difflib
 import math
 import os
-import reprlib
 from dataclasses import dataclass
 
 import yaml
 
 from .audiofile import path_problem
 from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS
-from .errors import ConfigError
+from .errors import QUOTE_CHARS, ConfigError, quote  # noqa: F401  (QUOTE_CHARS: documented here)
 
 BLOCK_SIZE_RANGE = (16, 8192)
 GAIN_DB_RANGE = (-60.0, 40.0)
@@ -39,48 +38,6 @@ MAX_CONFIG_BYTES = 256 * 1024
 #: The deepest nesting a valid config has is 4 (mapping → models → entry → controls); past this
 #: the YAML is refused while it is composed, long before Python's recursion limit.
 MAX_DEPTH = 32
-#: The most characters of a value an error message quotes (an alias bomb must not be printed).
-QUOTE_CHARS = 60
-
-
-class _ShortRepr(reprlib.Repr):
-    """reprlib with small limits, and an integer too long for ``repr`` (over 4300 digits) described."""
-
-    def __init__(self):
-        super().__init__()
-        self.maxlevel = 3
-        self.maxlist = self.maxtuple = self.maxdict = self.maxset = self.maxfrozenset = self.maxdeque = 4
-        self.maxstring = self.maxother = self.maxlong = QUOTE_CHARS
-
-    def repr_int(self, x, level):
-        if abs(x).bit_length() > 3 * QUOTE_CHARS:
-            digits = math.floor(math.log10(abs(x))) + 1  # log10 takes any int; float rounding may add one
-            if 10 ** (digits - 1) > abs(x):
-                digits -= 1
-            return f"<an integer of {digits} digits>"
-        return super().repr_int(x, level)
-
-
-_SHORT = _ShortRepr()
-
-
-def quote(value, limit=QUOTE_CHARS):
-    """The repr of ``value`` for an error message, at most about ``limit`` characters.
-
-    Bounded in time as well as length: nested containers are cut at depth 3 and 4 items each,
-    so a YAML alias bomb (a list holding itself 9 deep, 9 times over) costs microseconds.
-
-    Parameters
-    ----------
-    value : object
-    limit : int
-
-    Returns
-    -------
-    str
-    """
-    text = _SHORT.repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @dataclass(frozen=True)

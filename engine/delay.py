@@ -24,24 +24,8 @@ import numpy as np
 
 from .errors import ArgumentError
 
-#: Interpolation methods, the default first. Each name is its order of Lagrange interpolation
-#: except naive (no correction: ŝ_n = s_{n−1}).
-LAGRANGE_ORDERS = {"linear": 1, "cubic": 3, "lagrange5": 5}
-INTERPOLATIONS = ("linear", "naive", "cubic", "lagrange5", "allpass")
-DEFAULT_INTERPOLATION = "linear"
-
-
-def check_interpolation(name):
-    """Return ``name`` if it is a known interpolation method.
-
-    Raises
-    ------
-    ArgumentError
-        If it is not, naming the methods that exist.
-    """
-    if name not in INTERPOLATIONS:
-        raise ArgumentError(f"unknown interpolation {name!r}; choose one of {', '.join(INTERPOLATIONS)}")
-    return name
+# The method names live in engine/methods.py (no numpy, so the commands' --help stays fast).
+from .methods import DEFAULT_INTERPOLATION, INTERPOLATIONS, LAGRANGE_ORDERS, check_interpolation  # noqa: E402,F401
 
 
 def lagrange_weights(order, delta):
@@ -122,25 +106,43 @@ def read_taps(method, ratio):
     return offset + int(first), weights[first:last + 1].astype(np.float32)
 
 
-def needs_stability_check(method, ratio):
-    """Whether ``method`` at R = ``ratio`` reads off the centre of its window, where it can destabilise a model.
+#: What ``read_window`` can say about a read (engine.stability judges each).
+UNCORRECTED = "uncorrected"      # naive: ŝ_n = s_{n−1}, the model exactly as trained
+EXACT = "exact"                  # a single tap at integer R: the exact delay
+CENTRED = "centred"              # a Lagrange window centred on the read point
+OFF_CENTRE = "off-centre"        # a Lagrange window starting at s_{n−1} because R is too small to centre it
+EXTRAPOLATING = "extrapolating"  # below the training rate: δ = R − 1 < 0, the taps extrapolate
+RECURSIVE = "recursive"          # the allpass at fractional R ≥ 1: taps [a, 1] and feedback −a
+NO_FORM = "no form"              # the allpass below the training rate (it needs d ≥ 1)
 
-    True below the training rate (the read extrapolates) and, for Lagrange orders above 1, while
-    R is too small for a centred window (cubic: 1 < R < 2, lagrange5: 1 < R < 3), where the taps
-    have large weights of both signs: there cubic measurably destabilises some models (see
-    tests/test_methods.py). Naive, the exact delay at integer R, and centred windows need no check.
+
+def read_window(method, ratio):
+    """Where ``method``'s read at R = ``ratio`` sits in the state history: one of the constants above.
+
+    A fact about the read, not a judgement: engine.stability decides which of these can
+    destabilise a model (the Lagrange reads off the centre of their window have large weights of
+    both signs; below R = 1 they extrapolate).
+
+    Raises
+    ------
+    ArgumentError
+        If the method is unknown.
     """
+    check_interpolation(method)
     if method == "naive":
-        return False
+        return UNCORRECTED
     if method == "allpass":
-        # It has no form below R = 1; above, its own pole (−a) can ring with the network's
-        # dynamics, and its companion stays small while d is (R < 4).
-        return ratio < 4 and ratio != math.floor(ratio)
-    offset, taps = read_taps(method, ratio)
+        if ratio < 1:
+            return NO_FORM
+        return EXACT if ratio == math.floor(ratio) else RECURSIVE
+    _, taps = read_taps(method, ratio)
     if len(taps) == 1:
-        return False
+        return EXACT
+    if ratio < 1:
+        return EXTRAPOLATING
+    # read_taps centres the window when it fits (e = ⌊R⌋ − p ≥ 1), else starts it at s_{n−1}
     half = (LAGRANGE_ORDERS[method] - 1) // 2
-    return ratio < 1 or math.floor(ratio) - half < 1
+    return CENTRED if math.floor(ratio) - half >= 1 else OFF_CENTRE
 
 
 def history_slots(tap_offset, taps):

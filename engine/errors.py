@@ -7,6 +7,61 @@ built-in exception a Python caller would naturally catch (``ValueError`` for bad
 """
 
 
+import math
+import reprlib
+
+#: The most characters of a value an error message quotes: a value from an untrusted file or
+#: config (a string of megabytes, a YAML alias bomb, an integer of 5000 digits) must not become
+#: a message of that size, nor take long to write.
+QUOTE_CHARS = 60
+
+
+class _ShortRepr(reprlib.Repr):
+    """reprlib with small limits, and an integer too long to write out (repr refuses over 4300 digits) described."""
+
+    def __init__(self):
+        super().__init__()
+        self.maxlevel = 3
+        self.maxlist = self.maxtuple = self.maxdict = self.maxset = self.maxfrozenset = self.maxdeque = 4
+        self.maxstring = self.maxother = self.maxlong = QUOTE_CHARS
+
+    def repr_int(self, x, level):
+        if abs(x).bit_length() > 3 * QUOTE_CHARS:
+            digits = math.floor(math.log10(abs(x))) + 1  # log10 takes any int; float rounding may add one
+            if 10 ** (digits - 1) > abs(x):
+                digits -= 1
+            return f"<{'a negative' if x < 0 else 'an'} integer of {digits} digits>"
+        return super().repr_int(x, level)
+
+
+_SHORT = _ShortRepr()
+
+
+def quote(value, limit=QUOTE_CHARS):
+    """The repr of ``value`` for an error message, at most about ``limit`` characters.
+
+    Bounded in time as well as length: nested containers are cut at depth 3 and 4 items each,
+    so a YAML alias bomb (a list holding itself 9 deep, 9 times over) costs microseconds.
+
+    Parameters
+    ----------
+    value : object
+        Usually a value parsed from JSON or YAML, or an argument.
+    limit : int
+        The most characters returned.
+
+    Returns
+    -------
+    str
+        E.g. ``'48 kHz'``, ``[1, 2, 3, 4, ...]``, ``<an integer of 400 digits>``.
+    """
+    try:
+        text = _SHORT.repr(value)
+    except Exception:  # a repr that fails must not replace the error being reported
+        text = f"a value of type {type(value).__name__}"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 class EngineError(Exception):
     """Base class of every error the engine raises on bad input."""
 

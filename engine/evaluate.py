@@ -132,7 +132,9 @@ def behaviour(processor, x):
     """How a processor behaves on a signal followed by silence: the observed side of the stability check.
 
     Runs x, then as long again of silence. A stable recurrence comes to rest; an unstable one
-    goes non-finite, grows, or (an LSTM, whose h tanh bounds) keeps oscillating on its own.
+    goes non-finite, grows, or (an LSTM, whose h tanh bounds) keeps oscillating on its own. The
+    kernel's non-finite guard mutes a non-finite output and restarts the state, after which the
+    output may rest: a restart counts as going non-finite.
 
     Returns
     -------
@@ -140,8 +142,9 @@ def behaviour(processor, x):
         ``finite``, ``peak`` (max |y|), ``tail_std`` (std of the last 10 % of the silence) and
         ``ok`` (finite, peak < 100 and tail_std < 1e-3).
     """
+    restarts = processor.repairs["state_resets"]
     y = processor.process(np.concatenate([np.asarray(x, np.float32), np.zeros(len(x), np.float32)]))
-    finite = bool(np.all(np.isfinite(y)))
+    finite = bool(np.all(np.isfinite(y))) and processor.repairs["state_resets"] == restarts
     tail = y[-max(1, len(x) // 10):]
     peak = float(np.max(np.abs(y))) if finite else math.inf
     tail_std = float(np.std(tail)) if finite else math.inf

@@ -13,12 +13,11 @@ turns nested JSON lists into float32 arrays and refuses anything that is not a J
 
 import dataclasses
 import itertools
-import reprlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import ModelFileError, UnsupportedModelError
+from .errors import ModelFileError, UnsupportedModelError, quote
 
 #: Activations a dense or activation layer may apply.
 ACTIVATIONS = ("linear", "tanh", "relu", "sigmoid", "elu", "softmax")
@@ -206,34 +205,6 @@ class Model:
 
 def _fail(path, message):
     raise ModelFileError(f"{path}: {message}")
-
-
-# Error messages quote values from untrusted files: bound them (a string of 60 MB, a list of a
-# million numbers or a 300-digit integer must not become a message of that size).
-_QUOTE = reprlib.Repr()
-_QUOTE.maxstring = _QUOTE.maxother = 60
-_QUOTE.maxlong = 24
-_QUOTE.maxlist = _QUOTE.maxdict = 4
-_QUOTE.maxlevel = 3
-
-
-def quote(value):
-    """``repr(value)``, shortened to a few dozen characters for an error message.
-
-    Parameters
-    ----------
-    value : object
-        Usually a value parsed from JSON.
-
-    Returns
-    -------
-    str
-        E.g. ``'48 kHz'``, ``[1, 2, 3, 4, ...]``, ``1000000000...0000000000``.
-    """
-    try:
-        return _QUOTE.repr(value)
-    except Exception:  # a repr that fails (e.g. an int over Python's 4300-digit limit) must not hide the real error
-        return f"a value of type {type(value).__name__}"
 
 
 def check_limit(path, where, value, name):

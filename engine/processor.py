@@ -11,21 +11,18 @@ is inside one of them raises ConcurrencyError instead of corrupting memory.
 """
 
 
-import functools
-import math
-import queue
-import threading
 import warnings
 import weakref
-from collections.abc import Sequence
 
 import numpy as np
 
 from . import kernels
-from .delay import (DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots,
-                    needs_stability_check, read_filter)
-from .errors import ArgumentError, AudioInputError, ConcurrencyError, ControlError, StabilityWarning
+from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots, read_filter
+from .errors import ArgumentError, AudioInputError, StabilityWarning, quote
+from .channel_threads import THREADED_FRAMES, ChannelThreads
+from .controls import check_controls, knob_values  # noqa: F401  (part of this module's interface)
 from .model import Model
+from .thread_guard import busy, exclusive
 from .packing import aligned_zeros, pack
 from .rates import check_sample_rate, rate_ratio
 
@@ -44,31 +41,6 @@ MAX_BLOCK_SIZE = 2 ** 20
 MAX_THREADS = MAX_CHANNELS
 
 
-def _exclusive(method):
-    """Run a Processor method holding the processor's token (see Processor.process), or raise ConcurrencyError."""
-    name = method.__name__
-
-    @functools.wraps(method)
-    def exclusive(self, *args, **kwargs):
-        token = self._token
-        try:
-            token.pop()
-        except IndexError:
-            raise _busy(name) from None
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            token.append(True)
-
-    return exclusive
-
-
-def _busy(name):
-    return ConcurrencyError(f"Processor.{name}() was called while another thread is inside one of this processor's "
-                            "methods; a Processor serves one thread at a time: give each thread its own, or "
-                            "serialise the calls with a lock")
-
-
 class Processor:
     """Run a model at any sample rate, correcting its recurrent delay to R = F_run / F_model.
 
@@ -80,11 +52,12 @@ class Processor:
         The rate (Hz) audio will arrive at.
     interpolation : str
         How the delayed state is read: one of engine.INTERPOLATIONS ("linear", the default;
-        "naive", no correction; "cubic"; "lagrange5"; "allpass"). Where the read extrapolates
-        (R < 1) or its window is off-centre, a method predicted unstable for this model (at its
-        current knob values: see ``set_controls``) is replaced by the best stable one, with a
-        StabilityWarning; ``interpolation`` then names what runs, ``requested_interpolation``
-        what was asked for, and ``stability`` holds the spectral radii checked.
+        "naive", no correction; "cubic"; "lagrange5"; "allpass"). A method the stability rule
+        (engine.stability.choose) predicts unstable for this model at its current knob values
+        (see ``set_controls``) is replaced by the best stable one, with a StabilityWarning;
+        ``interpolation`` then names what runs, ``requested_interpolation`` what was asked for,
+        and ``stability`` holds the decision (an engine.stability.Choice: every verdict with its
+        spectral radius and limit; None with ``check_stability=False``).
     check_stability : bool
         False runs the requested method even where it is predicted unstable. For evaluating the
         check itself (benchmarks/below_rate.py); never for audio anyone listens to.
@@ -148,7 +121,7 @@ class Processor:
         # Channel ranges, one per thread; the calling thread runs the first.
         bounds = np.linspace(0, self.channels, self.threads + 1).round().astype(int)
         self._groups = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
-        self._pool = _ChannelThreads(self.threads - 1) if self.threads > 1 else None
+        self._pool = ChannelThreads(self.threads - 1) if self.threads > 1 else None
         if self._pool is not None:
             weakref.finalize(self, self._pool.close)
         # Unguarded (no other thread holds this object yet), so that a StabilityWarning's
@@ -157,7 +130,7 @@ class Processor:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    @_exclusive
+    @exclusive
     def prepare(self, sample_rate, max_block_size=None):
         """Allocate the state for ``sample_rate``, compile and warm up the kernel, then reset.
 
@@ -214,32 +187,25 @@ class Processor:
         self._reset()
 
     def _stable_interpolation(self, stacklevel):
-        """The requested method, or the best one predicted stable where it is not.
+        """The requested method, or the best one predicted stable where it is not (stability.choose).
 
-        Extrapolating reads (R < 1) and off-centre Lagrange windows can destabilise a model
-        (SRC.md, delay.needs_stability_check); an unstable choice must never run, so the
-        stability check picks the best stable method and a warning says so once. A conditioned
-        model is linearised at the control values it will run with (``_ctrl_to``).
+        An unstable choice must never run, so the rule picks the best stable method and a
+        warning says so once. A conditioned model is judged at the control values it will run
+        with (``_ctrl_to``).
         """
         self.stability = None
-        if not self.check_stability or not needs_stability_check(self.requested_interpolation, self.ratio):
+        if not self.check_stability:
             return self.requested_interpolation
-        from .stability import linearise, stable_choice
+        from .stability import choose
 
-        linearisation = linearise(self.model, self._ctrl_to if self.model.num_controls else None)
-        chosen, radii = stable_choice(linearisation, self.requested_interpolation, self.ratio)
-        self.stability = {"spectral_radius": radii, "fixed_point_converged": linearisation.converged}
-        if chosen != self.requested_interpolation:
-            requested = self.requested_interpolation
-            why = ("has no form below the training rate" if requested == "allpass" and self.ratio < 1 else
-                   f"is predicted unstable at {self.sample_rate:g} Hz")
-            radius = radii[requested]
-            warnings.warn(f"{self.model.name}: {requested} {why} (R = {self.ratio:.4g}"
-                          + ("" if radius != radius else f", spectral radius {radius:.4f}")
-                          + f"); running {chosen} instead", StabilityWarning, stacklevel=stacklevel)
-        return chosen
+        self.stability = choose(self.model, self.requested_interpolation, self.ratio,
+                                self._ctrl_to if self.model.num_controls else None)
+        if self.stability.replaced:
+            warnings.warn(f"{self.model.name}: {self.stability.explain(self.sample_rate)}", StabilityWarning,
+                          stacklevel=stacklevel)
+        return self.stability.method
 
-    @_exclusive
+    @exclusive
     def reset(self):
         """Return every channel to the model's initial state; pending control values apply at once.
 
@@ -263,17 +229,18 @@ class Processor:
 
     # -- controls ----------------------------------------------------------------------------
 
-    @_exclusive
+    @exclusive
     def set_controls(self, values):
         """Set the control inputs (knobs) of a conditioned model.
 
         The new values are ramped linearly across the next ``process`` call; set before the
         first block or right after ``reset`` they apply at once.
 
-        Where the stability check applies (R < 1, or an off-centre read: see ``interpolation``),
-        knobs move the model's dynamics, so new values are checked again (a few to ~150 ms for
-        hidden sizes 8 to 40). If the method running is predicted unstable at the new values,
-        the best stable one replaces it (a StabilityWarning says so) and, if audio has already
+        Where the requested method's verdict came from the linearised check (``stability.checked``:
+        reads that extrapolate or sit off-centre, see engine.stability), knobs move the model's
+        dynamics, so new values are checked again (milliseconds at hidden size 40; see
+        engine.stability for the cost). If the method running is predicted unstable at the new
+        values, the best stable one replaces it (a StabilityWarning says so) and, if audio has already
         been processed, the state restarts from the model's initial state, as after ``reset``,
         with the new values in effect at once; when the knobs return where the requested method
         is stable again, it comes back the same way.
@@ -297,8 +264,9 @@ class Processor:
             self._ctrl_from[:] = self._ctrl_to
         self._ramping = not np.array_equal(self._ctrl_from, self._ctrl_to)
         self._update_fast_path()
-        if changed and self.check_stability and needs_stability_check(self.requested_interpolation, self.ratio):
-            chosen = self._stable_interpolation(stacklevel=3)
+        # Knobs move the verdict only where the linearised check decided it.
+        if changed and self.stability is not None and self.stability.checked:
+            chosen = self._stable_interpolation(stacklevel=4)
             if chosen != self.interpolation:
                 self.interpolation = chosen
                 self._configure()  # resets: the new values apply at once
@@ -359,7 +327,7 @@ class Processor:
         try:
             token.pop()
         except IndexError:
-            raise _busy("process") from None
+            raise busy("process") from None
         try:
             # The real-time case in as few Python operations as possible (at 32 samples a block,
             # every 100 ns here costs ~1.5% of the work): mono, out given, one kernel call, no
@@ -477,7 +445,7 @@ class Processor:
         self._update_fast_path()
         return (net.meta, net.params, self._hist, self._pos, self._work)
 
-    @_exclusive
+    @exclusive
     def close(self):
         """Stop the channel threads (if any). The processor still works afterwards, on one thread.
 
@@ -538,177 +506,12 @@ class Processor:
 
 
 _FLOAT32 = np.dtype(np.float32)
-#: Shorter blocks run all channels on the calling thread: waking a sleeping thread and hearing
-#: back from it takes ~80 µs on a virtual machine (measured here; ~10 µs on bare metal), as long
-#: as a 256-sample block of LSTM-40 takes to compute.
-THREADED_FRAMES = 512
-
-
-class _ChannelThreads:
-    """Worker threads that each run kernels.process_block on the arguments they are handed.
-
-    One queue per worker and one back: handing a block over and collecting it costs a few
-    microseconds plus the time the OS takes to wake a thread. The kernel releases the GIL, so the
-    workers and the calling thread compute at the same time.
-    """
-
-    def __init__(self, count):
-        self._inboxes = [queue.SimpleQueue() for _ in range(count)]
-        self._done = queue.SimpleQueue()
-        self._threads = [threading.Thread(target=self._work, args=(inbox, self._done), daemon=True,
-                                          name=f"engine-channels-{i + 1}") for i, inbox in enumerate(self._inboxes)]
-        for thread in self._threads:
-            thread.start()
-
-    @staticmethod
-    def _work(inbox, done):
-        while True:
-            arguments = inbox.get()
-            if arguments is None:
-                return
-            try:
-                kernels.process_block(*arguments)
-                done.put(None)
-            except BaseException as exc:  # handed back to the caller, never lost in a thread
-                done.put(exc)
-
-    def start(self, jobs):
-        """Hand one argument tuple to each worker (as many jobs as workers)."""
-        for inbox, arguments in zip(self._inboxes, jobs):
-            inbox.put(arguments)
-
-    def wait(self):
-        """Wait for every worker's job; re-raise the first error one of them met."""
-        errors = [self._done.get() for _ in self._inboxes]
-        for error in errors:
-            if error is not None:
-                raise error
-
-    def close(self):
-        for inbox in self._inboxes:
-            inbox.put(None)
-        self._inboxes = []
-
-
-def knob_values(model, controls=None):
-    """The knob values the tools run a model with: ``controls``, or 0.5 per knob; None without knobs.
-
-    engine-process, engine-eval, engine-info and the live configuration all default to mid-travel.
-
-    Parameters
-    ----------
-    model : Model
-    controls : sequence of float, optional
-
-    Returns
-    -------
-    list of float or None
-        None for a model without control inputs (``controls`` is then ignored, as it always was).
-    """
-    if not model.num_controls:
-        return None
-    return [0.5] * model.num_controls if controls is None else list(controls)
-
-
-def check_controls(model, values):
-    """``values`` as the control inputs of ``model``: one finite, float32-sized number per knob.
-
-    Parameters
-    ----------
-    model : Model
-    values : sequence of float or 1-D numpy array
-        Real numbers only (int, float or a numpy number; not bool, not text), one per knob.
-
-    Returns
-    -------
-    numpy.ndarray
-        float64, shape (model.num_controls,).
-
-    Raises
-    ------
-    ControlError
-        If ``values`` is not a sequence or 1-D array of real numbers, the count is wrong, or a
-        value is not finite or beyond float32.
-    """
-    # np.asarray(values, float64) alone would read "0.7" and True as numbers, and raise
-    # OverflowError on an int too large for a float: check the kinds first.
-    if isinstance(values, np.ndarray):
-        if values.ndim != 1 or values.dtype.kind not in "iuf":
-            raise ControlError(f"controls must be numbers in a sequence or 1-D array, got an array of dtype "
-                               f"{values.dtype}, shape {values.shape}")
-        items = values.tolist()
-    elif isinstance(values, (str, bytes, bytearray)) or not isinstance(values, Sequence):
-        if isinstance(values, (str, bytes, bytearray)):
-            found = f"the text {_quote(values)}"
-        elif _is_real(values):
-            found = f"the single number {_quote(values)} (write [{_quote(values)}])"
-        else:
-            found = f"a {type(values).__name__}"
-        raise ControlError(f"controls must be a sequence of numbers, one per knob, got {found}")
-    else:
-        items = list(values)
-        if not all(_is_real(value) for value in items):
-            raise ControlError(f"controls must be numbers, got {_quote(values)}")
-    count = max(model.num_controls, 0)
-    if len(items) != count:
-        raise ControlError(f"{model.name} takes {count} control value(s), got {len(items)}")
-    limit = float(np.finfo(np.float32).max)
-    numbers = []
-    for value in items:
-        try:
-            number = float(value)
-        except OverflowError:  # an int beyond float64
-            raise ControlError(f"control values must fit in float32 (±{limit:.4g}), got {_quote(values)}") from None
-        numbers.append(number)
-    array = np.array(numbers, dtype=np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ControlError(f"control values must be finite, got {_quote(values)}")
-    if np.any(np.abs(array) > limit):
-        raise ControlError(f"control values must fit in float32 (±{limit:.4g}), got {_quote(values)}")
-    return array
-
-
-def _is_real(value):
-    """Whether value is a real number: int, float or a numpy integer/float, and not bool."""
-    return (isinstance(value, (int, float, np.integer, np.floating))
-            and not isinstance(value, (bool, np.bool_)))
-
-
-def _quote(value, limit=80):
-    """repr(value), cut to ``limit`` characters: an error message stays one readable line.
-
-    An int of more than ~4300 digits has no repr at all (Python refuses to write it), and a
-    shorter huge one would fill the screen: such ints, alone or in a list, are described.
-    """
-    if isinstance(value, (list, tuple)) and any(_is_huge_int(item) for item in value[:64]):
-        inner = ", ".join(_quote(item, limit) for item in value[:8]) + (", …" if len(value) > 8 else "")
-        text = f"[{inner}]" if isinstance(value, list) else f"({inner})"
-    elif _is_huge_int(value):
-        return f"an integer of {_digits(value)} digits"
-    else:
-        try:
-            text = repr(value)
-        except Exception:  # a repr that fails must not replace the error being reported
-            text = f"<{type(value).__name__}>"
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _is_huge_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 136  # > 40 digits
-
-
-def _digits(value):
-    """The number of decimal digits of a (huge) int, without writing it out."""
-    digits = int(abs(value).bit_length() * math.log10(2)) + 1
-    return digits if abs(value) >= 10 ** (digits - 1) else digits - 1
-
-
 def _positive_int(value, name, cap, cap_name):
     """value as an int from 1 to cap, or raise ArgumentError naming ``name`` and the cap's constant."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ArgumentError(f"{name} must be a whole number ≥ 1, got {_quote(value)}")
+        raise ArgumentError(f"{name} must be a whole number ≥ 1, got {quote(value)}")
     if value > cap:
-        raise ArgumentError(f"{name} is {_quote(value)}, above the cap of {cap} (engine.processor.{cap_name})")
+        raise ArgumentError(f"{name} is {quote(value)}, above the cap of {cap} (engine.processor.{cap_name})")
     return int(value)
 
 

@@ -7,9 +7,8 @@ not depend on R; only the buffer's memory grows with it.
 
 import math
 import numbers
-import reprlib
 
-from .errors import SampleRateError
+from .errors import SampleRateError, quote
 
 # Below the training rate (R < 1) the state read extrapolates; past R = 0.5 (a 96 kHz model at
 # 48 kHz) the extrapolation reaches a whole sample ahead and every model we tried went unstable.
@@ -20,19 +19,6 @@ MAX_RATIO = 64.0
 # 96000/48000 get the exact integer delay (SRC.md's exactness property) rather than an
 # interpolation with a vanishing fractional part.
 INTEGER_RATIO_TOLERANCE = 1e-9
-
-
-_QUOTE = reprlib.Repr()  # the same shortening as engine.model.quote (this module stays free of numpy)
-_QUOTE.maxstring = _QUOTE.maxother = 60
-_QUOTE.maxlong = 24
-
-
-def _quote(value):
-    """A short repr for a message (a rate read from a file may be a string of megabytes)."""
-    try:
-        return _QUOTE.repr(value)
-    except Exception:
-        return f"a value of type {type(value).__name__}"
 
 
 def check_sample_rate(value, what="sample rate"):
@@ -58,21 +44,21 @@ def check_sample_rate(value, what="sample rate"):
         If the value is not a finite positive number.
     """
     if isinstance(value, bool):
-        raise SampleRateError(f"{what} must be a number of Hz, got {_quote(value)}")
+        raise SampleRateError(f"{what} must be a number of Hz, got {quote(value)}")
     if isinstance(value, str):
         try:
             rate = float(value.strip())
         except ValueError:
-            raise SampleRateError(f"{what} must be a number of Hz, got {_quote(value)}") from None
+            raise SampleRateError(f"{what} must be a number of Hz, got {quote(value)}") from None
     elif isinstance(value, numbers.Real):
         try:
             rate = float(value)
         except (OverflowError, ValueError, TypeError):  # an int (or Fraction) beyond float's range
-            raise SampleRateError(f"{what} must be a finite positive number of Hz, got {_quote(value)}") from None
+            raise SampleRateError(f"{what} must be a finite positive number of Hz, got {quote(value)}") from None
     else:
-        raise SampleRateError(f"{what} must be a number of Hz, got {_quote(value)}")
+        raise SampleRateError(f"{what} must be a number of Hz, got {quote(value)}")
     if not math.isfinite(rate) or rate <= 0:
-        raise SampleRateError(f"{what} must be a positive number of Hz, got {_quote(value)}")
+        raise SampleRateError(f"{what} must be a positive number of Hz, got {quote(value)}")
     return rate
 
 

@@ -1,179 +1,257 @@
-"""Will a state-read method keep a model stable? The linearised check of SRC.md.
+"""Will a state-read method keep a model stable? The one rule, written once.
 
-Below the training rate (R < 1) the state read extrapolates (taps with a negative weight), which
-can turn a stable recurrence unstable. Following Carson et al. (ICASSP 2025): linearise each
-recurrent layer at its zero-input fixed point s* (Jacobian J = ∂cell(x*, ŝ)/∂ŝ), write the
-corrected recurrence δs_n = J · Σ_m k_m δs_{n−e−m} as a first-order system with the companion
-matrix
+:func:`choose` decides which method runs (Processor, ``set_controls`` and engine-info all ask it):
+it judges the requested method with :func:`verdict` and, when that is unsafe, the methods of
+FALLBACK_ORDER in turn. :func:`verdict` is the rule:
 
-    C = [ J·c_1  J·c_2  …  J·c_L ]      c_l = k_m when l = e + m, else 0
-        [ I      0      …  0     ]
-        [ 0      I      …  0     ]
-        [            …           ]
+- naive (the model exactly as trained) is always stable;
+- the allpass has no form below the training rate (R < 1);
+- the exact delay (integer R) and a centred Lagrange window need no check;
+- an extrapolating (R < 1) or off-centre Lagrange read is checked against
+  :func:`stability_threshold`, the allpass at fractional 1 < R < 4 against 1 (its published
+  criterion); above R = 4 the allpass is not checked (see ALLPASS_CHECKED_BELOW).
 
-and call the method unstable at that rate when C's spectral radius exceeds 1 (or comes too
-close to it: see stability_threshold). Layers feed
-forward into each other, so the whole network's linearisation is block-triangular and its
-eigenvalues are those of the layers: each layer is checked on its own, with the input it sees
-at the fixed point of the layers before it. Everything here is float64 numpy on the Model's
-PyTorch-layout weights; nothing runs in the audio path.
+"Checked" means: the spectral radius of the recurrence corrected by that read, linearised at the
+state silence settles to (engine.linearisation), is at most the limit. A verdict carries the
+radius and the limit it applied, so what engine-info prints is what decided.
 """
 
+import math
 from dataclasses import dataclass
 
-import numpy as np
+from . import delay
+from .delay import read_window
+from .linearisation import Linearisation, linearise, spectral_radius
 
-from .delay import INTERPOLATIONS, read_filter
-from .model import ActivationLayer, DenseLayer, RecurrentLayer
+__all__ = ["Verdict", "Choice", "verdict", "choose", "is_stable", "stability_threshold", "ideal_radius",
+           "Linearisation", "linearise", "spectral_radius"]
 
-#: Spectral radii within this margin above 1 count as stable (a pole on the unit circle, as an
-#: integrator or an undamped fixed point gives, does not grow).
+#: Spectral radii within this margin above their limit count as stable (a pole on the unit
+#: circle, as an integrator or an undamped fixed point gives, does not grow).
 RADIUS_TOLERANCE = 1e-9
-FIXED_POINT_STEPS = 20000
-FIXED_POINT_TOLERANCE = 1e-12
+#: A parasitic pole inside this radius decays within about 100 samples (2 ms at 48 kHz).
+SAFE_RADIUS = 0.99
+#: The allpass is checked only for 1 < R < this (as since it was introduced). Its read has unit
+#: gain on the unit circle and less outside it, so 1 − μ·H(z) = 0 has no root outside the unit
+#: circle for |μ| ≤ 1: it is as stable as the model at its own rate, at any R; the check can only
+#: fail for a model whose own linearisation has ρ(J) > 1 (one that oscillates by itself).
+ALLPASS_CHECKED_BELOW = 4
 
+#: Preference when the requested method is predicted unstable: the most accurate first; naive
+#: (the model exactly as trained, only at the wrong rate) last, as it is as stable as the model.
+FALLBACK_ORDER = ("cubic", "lagrange5", "allpass", "linear", "naive")
 
-def _sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def cell_step(layer, x, state):
-    """One step of an LSTM/GRU layer in float64: (output h, new state) from input x and fed-back state."""
-    H = layer.hidden_size
-    W = layer.weight_ih.astype(np.float64)
-    U = layer.weight_hh.astype(np.float64)
-    b_ih = layer.bias_ih.astype(np.float64)
-    b_hh = layer.bias_hh.astype(np.float64)
-    if layer.cell == "lstm":
-        h, c = state[:H], state[H:]
-        z = W @ x + b_ih + U @ h + b_hh
-        i, f, g, o = _sigmoid(z[:H]), _sigmoid(z[H:2 * H]), np.tanh(z[2 * H:3 * H]), _sigmoid(z[3 * H:])
-        c = f * c + i * g
-        h = o * np.tanh(c)
-        return h, np.concatenate([h, c])
-    gi = W @ x + b_ih
-    if layer.reset_after:
-        gh = U @ state + b_hh
-        r = _sigmoid(gi[:H] + gh[:H])
-        z = _sigmoid(gi[H:2 * H] + gh[H:2 * H])
-        n = np.tanh(gi[2 * H:] + r * gh[2 * H:])
-    else:
-        r = _sigmoid(gi[:H] + U[:H] @ state)
-        z = _sigmoid(gi[H:2 * H] + U[H:2 * H] @ state)
-        n = np.tanh(gi[2 * H:] + U[2 * H:] @ (r * state))
-    h = (1.0 - z) * n + z * state
-    return h, h
-
-
-def _activation(name, v):
-    if name == "tanh":
-        return np.tanh(v)
-    if name == "relu":
-        return np.maximum(v, 0.0)
-    if name == "sigmoid":
-        return _sigmoid(v)
-    if name == "elu":
-        return np.where(v > 0, v, np.expm1(v))
-    if name == "softmax":
-        e = np.exp(v - v.max())
-        return e / e.sum()
-    return v
-
-
-def fixed_point(layer, x):
-    """The state s* = cell(x, s*) reached from the layer's initial state on constant input x.
-
-    Returns
-    -------
-    (numpy.ndarray, bool)
-        The state and whether the iteration converged (False: a limit cycle or divergence).
-    """
-    state = np.concatenate([layer.initial_hidden, layer.initial_cell]).astype(np.float64) \
-        if layer.cell == "lstm" else layer.initial_hidden.astype(np.float64)
-    for _ in range(FIXED_POINT_STEPS):
-        _, new = cell_step(layer, x, state)
-        if not np.all(np.isfinite(new)):
-            return new, False
-        if np.max(np.abs(new - state)) < FIXED_POINT_TOLERANCE:
-            return new, True
-        state = new
-    return state, False
-
-
-def jacobian(layer, x, state, step=1e-6):
-    """∂cell(x, ŝ)/∂ŝ at ŝ = state, by central differences (float64)."""
-    size = state.size
-    J = np.empty((size, size))
-    for k in range(size):
-        bump = np.zeros(size)
-        bump[k] = step
-        _, up = cell_step(layer, x, state + bump)
-        _, down = cell_step(layer, x, state - bump)
-        J[:, k] = (up - down) / (2 * step)
-    return J
-
-
-def companion_radius(J, tap_offset, taps, feedback=0.0):
-    """Spectral radius of the linearised corrected recurrence.
-
-    δs_n = J·δŝ_n with δŝ_n = Σ_m taps[m]·δs_{n − tap_offset − m} + feedback·δŝ_{n−1}. The
-    state is [δs_{n−1}, …, δs_{n−L}] (L = tap_offset + len(taps) − 1), plus δŝ_{n−1} when the
-    read is recursive.
-    """
-    size = J.shape[0]
-    lags = tap_offset + len(taps) - 1
-    extra = 1 if feedback else 0
-    C = np.zeros(((lags + extra) * size, (lags + extra) * size))
-    read = np.zeros((size, (lags + extra) * size))  # δŝ_n as a function of the state
-    for m, k in enumerate(taps):
-        column = tap_offset + m - 1
-        read[:, column * size:(column + 1) * size] += k * np.eye(size)
-    if extra:
-        read[:, lags * size:] += feedback * np.eye(size)
-        C[lags * size:, :] = read  # δŝ_n becomes the next step's δŝ_{n−1}
-    C[:size, :] = J @ read
-    for block in range(1, lags):
-        C[block * size:(block + 1) * size, (block - 1) * size:block * size] = np.eye(size)
-    return float(np.max(np.abs(np.linalg.eigvals(C))))
+#: Why a verdict is what it is (Verdict.reason), and how engine-info says it.
+AS_TRAINED = "as trained"
+NO_FORM = "no form"
+EXACT = "exact delay"
+CENTRED = "centred window"
+UNIT_GAIN = "unit-gain read"
+WITHIN_LIMIT = "within limit"
+OVER_LIMIT = "over limit"
+_TEXT = {
+    AS_TRAINED: "stable (the model as trained)",
+    NO_FORM: "no form below the training rate",
+    EXACT: "stable (exact delay: no check needed)",
+    CENTRED: "stable (centred window: no check needed)",
+    UNIT_GAIN: f"stable (allpass at R ≥ {ALLPASS_CHECKED_BELOW}: not checked, as stable as the model)",
+}
 
 
 @dataclass(frozen=True)
-class Linearisation:
-    """Each recurrent layer's Jacobian at the network's zero-input fixed point."""
+class Verdict:
+    """What the stability rule says about one method at one rate.
 
-    jacobians: tuple
-    converged: bool
+    Attributes
+    ----------
+    method : str
+    ratio : float
+        R = F_run / F_model.
+    stable : bool
+        Whether the method is predicted safe to run.
+    reason : str
+        One of AS_TRAINED, NO_FORM, EXACT, CENTRED, UNIT_GAIN (no check needed, or none possible),
+        WITHIN_LIMIT, OVER_LIMIT (the linearised check ran).
+    radius : float
+        The spectral radius of the linearised corrected recurrence; NaN when not checked.
+    limit : float
+        The largest radius this method was allowed (stability_threshold for a Lagrange read,
+        1 for the allpass); NaN when not checked.
+    """
+
+    method: str
+    ratio: float
+    stable: bool
+    reason: str
+    radius: float = math.nan
+    limit: float = math.nan
+
+    @property
+    def checked(self):
+        """Whether the linearised check ran (so the verdict depends on the model and its knobs)."""
+        return self.reason in (WITHIN_LIMIT, OVER_LIMIT)
+
+    def describe(self):
+        """One line for engine-info: the verdict and, when checked, the radius and the limit applied."""
+        if not self.checked:
+            return _TEXT[self.reason]
+        return (f"{'stable' if self.stable else 'UNSTABLE'}, spectral radius {self.radius:.4f} "
+                f"(limit {self.limit:.4f})")
 
 
-def linearise(model, controls=None):
-    """Linearise every recurrent layer at the zero-audio fixed point (knobs at ``controls``, default 0.5).
+@dataclass(frozen=True)
+class Choice:
+    """What :func:`choose` decided: the method to run and every verdict it took to decide.
+
+    Attributes
+    ----------
+    requested : str
+    method : str
+        The method to run: ``requested`` when it is predicted stable, else the first stable one
+        of FALLBACK_ORDER (naive at worst).
+    ratio : float
+    verdicts : tuple of Verdict
+        The requested method's first, then each fallback judged, in order.
+    linearisation : Linearisation or None
+        None when no verdict needed one.
+    """
+
+    requested: str
+    method: str
+    ratio: float
+    verdicts: tuple
+    linearisation: object = None
+
+    @property
+    def replaced(self):
+        """Whether another method runs than the one requested."""
+        return self.method != self.requested
+
+    @property
+    def checked(self):
+        """Whether the requested method's verdict came from the linearised check, so knobs can change it."""
+        return self.verdicts[0].checked
+
+    @property
+    def converged(self):
+        """Whether silence settled to a fixed point (None when nothing was linearised)."""
+        return None if self.linearisation is None else self.linearisation.converged
+
+    def verdict(self, method):
+        """The verdict on ``method``, or None if it was not judged."""
+        return next((v for v in self.verdicts if v.method == method), None)
+
+    @property
+    def spectral_radius(self):
+        """{method: spectral radius} for every method judged (NaN where not checked)."""
+        return {v.method: v.radius for v in self.verdicts}
+
+    def explain(self, sample_rate):
+        """Why the requested method is replaced, for the StabilityWarning ('' when it is not)."""
+        if not self.replaced:
+            return ""
+        first = self.verdicts[0]
+        why = ("has no form below the training rate" if first.reason == NO_FORM
+               else f"is predicted unstable at {sample_rate:g} Hz")
+        radius = "" if math.isnan(first.radius) else f", spectral radius {first.radius:.4f}"
+        return f"{self.requested} {why} (R = {self.ratio:.4g}{radius}); running {self.method} instead"
+
+
+def verdict(method, ratio, linearisation):
+    """The stability rule for ``method`` at R = ``ratio``: the one place it is written.
+
+    Parameters
+    ----------
+    method : str
+        One of engine.INTERPOLATIONS.
+    ratio : float
+        R, snapped to an integer where it is one (rates.rate_ratio).
+    linearisation : Linearisation or callable
+        The model's :func:`linearise`, or a function returning it, called only if the method
+        needs the check (so that a verdict that needs none costs nothing).
 
     Returns
     -------
-    Linearisation
+    Verdict
+
+    Raises
+    ------
+    ArgumentError
+        If the method is unknown.
     """
-    v = np.zeros(model.input_size)
-    if model.num_controls:
-        v[1:] = 0.5 if controls is None else np.asarray(controls, np.float64)
-    jacobians = []
-    converged = True
-    for layer in model.layers:
-        if isinstance(layer, RecurrentLayer):
-            state, ok = fixed_point(layer, v)
-            converged &= ok
-            jacobians.append(jacobian(layer, v, state))
-            v, _ = cell_step(layer, v, state)
-        elif isinstance(layer, DenseLayer):
-            v = _activation(layer.activation, layer.weight.astype(np.float64) @ v + layer.bias)
-        elif isinstance(layer, ActivationLayer):
-            v = _activation(layer.activation, v)
-    return Linearisation(jacobians=tuple(jacobians), converged=converged)
+    window = read_window(method, ratio)
+    if window == delay.UNCORRECTED:
+        return Verdict(method, ratio, True, AS_TRAINED)
+    if window == delay.NO_FORM:
+        return Verdict(method, ratio, False, NO_FORM)
+    if window == delay.EXACT:
+        return Verdict(method, ratio, True, EXACT)
+    if window == delay.CENTRED:
+        return Verdict(method, ratio, True, CENTRED)
+    if window == delay.RECURSIVE and ratio >= ALLPASS_CHECKED_BELOW:
+        return Verdict(method, ratio, True, UNIT_GAIN)
+    if callable(linearisation):
+        linearisation = linearisation()
+    if window == delay.RECURSIVE:
+        # The published criterion: the allpass's own recursion is a stable filter (pole −a), and
+        # with ρ just under 1 it was measured to settle and to score best at 48 kHz on the default
+        # model; the margin of stability_threshold was calibrated on off-centre Lagrange reads.
+        limit = 1.0
+    else:  # EXTRAPOLATING or OFF_CENTRE
+        limit = stability_threshold(linearisation, ratio)
+    radius = spectral_radius(linearisation, method, ratio)
+    stable = radius <= limit + RADIUS_TOLERANCE
+    return Verdict(method, ratio, stable, WITHIN_LIMIT if stable else OVER_LIMIT, radius, limit)
 
 
-def spectral_radius(linearisation, method, ratio):
-    """The largest spectral radius over the model's layers for ``method`` at R = ``ratio``."""
-    offset, taps, feedback = read_filter(method, ratio)
-    return max(companion_radius(J, offset, taps.astype(np.float64), feedback) for J in linearisation.jacobians)
+def choose(model, method, ratio, controls=None, linearisation=None):
+    """The method to run: ``method`` if predicted safe, else the best safe one (naive at worst).
+
+    Parameters
+    ----------
+    model : Model
+    method : str
+        The requested method.
+    ratio : float
+        R = F_run / F_model (rates.rate_ratio).
+    controls : sequence of float, optional
+        The knob values the model will run with; required for a conditioned model when a
+        verdict needs the linearisation.
+    linearisation : Linearisation, optional
+        A linearisation of ``model`` at ``controls`` already made (engine-info judges every method
+        with one); made here, once, only if a verdict needs it.
+
+    Returns
+    -------
+    Choice
+
+    Raises
+    ------
+    ArgumentError
+        If the method is unknown, or the knob values are missing or of the wrong count.
+    """
+    made = [linearisation]
+
+    def lazily():
+        if made[0] is None:
+            made[0] = linearise(model, controls)
+        return made[0]
+
+    verdicts = [verdict(method, ratio, lazily)]
+    chosen = method
+    if not verdicts[0].stable:
+        for candidate in FALLBACK_ORDER:
+            if candidate != method:
+                verdicts.append(verdict(candidate, ratio, lazily))
+                if verdicts[-1].stable:
+                    chosen = candidate
+                    break
+    return Choice(requested=method, method=chosen, ratio=ratio, verdicts=tuple(verdicts), linearisation=made[0])
+
+
+def is_stable(linearisation, method, ratio):
+    """``verdict(method, ratio, linearisation).stable``: whether the rule lets ``method`` run at R = ``ratio``."""
+    return verdict(method, ratio, linearisation).stable
 
 
 def ideal_radius(linearisation, ratio):
@@ -184,12 +262,10 @@ def ideal_radius(linearisation, ratio):
     return spectral_radius(linearisation, "naive", 1.0) ** (1.0 / ratio)
 
 
-#: A parasitic pole inside this radius decays within about 100 samples (2 ms at 48 kHz).
-SAFE_RADIUS = 0.99
-
-
 def stability_threshold(linearisation, ratio):
-    """The largest spectral radius accepted at R = ``ratio``: max(SAFE_RADIUS, ρ_ideal + (1 − ρ_ideal)/2), at most 1.
+    """The largest spectral radius a Lagrange read may have at R = ``ratio``.
+
+    max(SAFE_RADIUS, ρ_ideal + (1 − ρ_ideal)/2), at most 1.
 
     ρ ≤ 1 alone (the published criterion) let through, in 3 of 132 cases measured (tests and
     benchmarks/below_rate.py), an off-centre cubic read with 0.99 < ρ < 1 that then diverged on
@@ -199,46 +275,3 @@ def stability_threshold(linearisation, ratio):
     """
     ideal = ideal_radius(linearisation, ratio)
     return min(1.0, max(SAFE_RADIUS, ideal + 0.5 * (1.0 - ideal)))
-
-
-def is_stable(linearisation, method, ratio):
-    """Whether the check predicts ``method`` at R = ``ratio`` to be safe to run (naive always is)."""
-    if method == "naive":
-        return True
-    if method == "allpass" and ratio < 1:
-        return False  # it has no form there
-    radius = spectral_radius(linearisation, method, ratio)
-    if method == "allpass":
-        # The published criterion: the allpass's own recursion is a stable filter (pole −a), and
-        # with ρ just under 1 it was measured to settle and to score best at 48 kHz on the default
-        # model; the margin of stability_threshold was calibrated on off-centre Lagrange reads.
-        return radius <= 1.0 + RADIUS_TOLERANCE
-    return radius <= stability_threshold(linearisation, ratio) + RADIUS_TOLERANCE
-
-
-#: Preference when the requested method is predicted unstable: the most accurate first; naive
-#: (the model exactly as trained, only at the wrong rate) last, as it is as stable as the model.
-FALLBACK_ORDER = ("cubic", "lagrange5", "allpass", "linear", "naive")
-
-
-def stable_choice(linearisation, method, ratio):
-    """The method to run: ``method`` if predicted safe, else the best safe one (naive at worst).
-
-    Returns
-    -------
-    (str, dict)
-        The chosen method and the spectral radius of every method checked.
-    """
-    available = not (method == "allpass" and ratio < 1)
-    radii = {method: spectral_radius(linearisation, method, ratio) if available else float("nan")}
-    if available and is_stable(linearisation, method, ratio):
-        return method, radii
-    for candidate in FALLBACK_ORDER:
-        if candidate == method or candidate not in INTERPOLATIONS:
-            continue
-        if candidate == "allpass" and ratio < 1:
-            continue
-        radii[candidate] = spectral_radius(linearisation, candidate, ratio)
-        if is_stable(linearisation, candidate, ratio):
-            return candidate, radii
-    return "naive", radii

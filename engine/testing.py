@@ -89,3 +89,23 @@ def guitar_like_signal(n, sample_rate=44100.0, seed=0):
             y[active] += 0.5 / harmonic * np.exp(-tau * (3.0 + harmonic)) * np.sin(2 * np.pi * f0 * harmonic * tau)
     y += 0.01 * rng.standard_normal(n)
     return (0.5 * y / np.max(np.abs(y))).astype(np.float32)
+
+
+def exploding_model():
+    """An LSTM-8 whose dense head overflows to inf − inf = NaN once its hidden state is large.
+
+    Valid weights at float32's limit (Σ 3e38·h over 8 units with h ≈ 0.7 overflows in both
+    rows of the head; their difference is NaN): for testing the non-finite guard.
+
+    Returns
+    -------
+    Model
+    """
+    hidden = 8
+    lstm = make_recurrent_layer("lstm", 1, hidden, np.full((4 * hidden, 1), 3.0, np.float32),
+                                np.zeros((4 * hidden, hidden), np.float32),
+                                np.zeros(4 * hidden, np.float32), np.zeros(4 * hidden, np.float32))
+    huge = DenseLayer(weight=np.full((2, hidden), 3e38, np.float32), bias=np.zeros(2, np.float32))
+    difference = DenseLayer(weight=np.array([[1.0, -1.0]], np.float32), bias=np.zeros(1, np.float32))
+    return validate_model(Model(layers=(lstm, huge, difference), input_size=1, sample_rate=44100.0,
+                                sample_rate_source="user", format="test", path="<exploding>"))

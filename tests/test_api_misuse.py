@@ -167,8 +167,8 @@ def test_every_method_that_touches_the_kernel_arrays_refuses_a_second_thread(kno
     (np.array(["0.7"]), r"controls must be numbers in a sequence or 1-D array, got an array of dtype <U3"),
     (np.array([[0.7]]), r"controls must be numbers in a sequence or 1-D array, got an array of dtype float64, "
                         r"shape \(1, 1\)$"),
-    ([10 ** 400], r"control values must fit in float32 \(±3\.403e\+38\), got \[an integer of 401 digits\]$"),
-    ([-10 ** 5000], r"control values must fit in float32 \(±3\.403e\+38\), got \[an integer of 5001 digits\]$"),
+    ([10 ** 400], r"control values must fit in float32 \(±3\.403e\+38\), got \[<an integer of 401 digits>\]$"),
+    ([-10 ** 5000], r"control values must fit in float32 \(±3\.403e\+38\), got \[<a negative integer of 5001 digits>\]$"),
 ], ids=["text", "bytes", "bare-number", "bool", "numpy-bool", "text-in-list", "nested", "complex", "none",
         "bool-array", "text-array", "2d-array", "int-beyond-float64", "int-beyond-repr"])
 def test_controls_must_be_real_numbers(knob_model, values, pattern):
@@ -196,7 +196,7 @@ def test_real_numbers_are_accepted_in_any_real_kind(knob_model, values):
 @pytest.mark.parametrize("arguments,pattern", [
     ({"channels": MAX_CHANNELS + 1}, r"channels is 65, above the cap of 64 \(engine\.processor\.MAX_CHANNELS\)$"),
     ({"channels": 10 ** 12}, r"channels is 1000000000000, above the cap of 64"),
-    ({"channels": 10 ** 400}, r"channels is an integer of 401 digits, above the cap of 64"),
+    ({"channels": 10 ** 400}, r"channels is <an integer of 401 digits>, above the cap of 64"),
     ({"max_block_size": MAX_BLOCK_SIZE + 1},
      r"max_block_size is 1048577, above the cap of 1048576 \(engine\.processor\.MAX_BLOCK_SIZE\)$"),
     ({"max_block_size": 10 ** 15}, r"max_block_size is 1000000000000000, above the cap of 1048576"),

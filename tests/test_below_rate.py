@@ -79,7 +79,7 @@ def test_the_knob_values_set_before_playing_are_the_ones_checked():
     assert processor.interpolation == "cubic"  # the knob starts at 0
     with pytest.warns(engine.StabilityWarning, match="cubic is predicted unstable.*running"):
         processor.set_controls([1.0])
-    assert processor.interpolation != "cubic" and processor.stability["spectral_radius"]["cubic"] > 1
+    assert processor.interpolation != "cubic" and processor.stability.verdict("cubic").radius > 1
     seen = behaviour(processor, x)
     assert seen["finite"] and seen["peak"] < 100
     # given to the constructor, the values are checked once, before anything runs

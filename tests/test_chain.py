@@ -7,8 +7,7 @@ from conftest import REPO, guitar_like_signal
 from engine import Processor, load_model
 from engine.live.chain import LiveChain
 from engine.config import LiveConfig, ModelEntry
-from engine.formats.common import make_recurrent_layer
-from engine.model import DenseLayer, Model, validate_model
+from engine.testing import exploding_model
 
 LSTM8 = REPO / "tests/fixtures/torch/lstm_1x8_in1_skip0.guitarml.json"
 GRU8 = REPO / "tests/fixtures/torch/gru_1x8_in1_skip0.guitarml.json"
@@ -65,19 +64,6 @@ def test_non_finite_input_mutes_the_block_resets_and_recovers():
     # fed the rest of the input from its initial state.
     fresh = Processor(load_model(LSTM8), sample_rate=RATE).process(x[4 * block:])
     np.testing.assert_array_equal(out[4 * block:], fresh)
-
-
-def exploding_model():
-    """A model whose output turns to NaN when its hidden state is large: inf − inf in the head."""
-    hidden = 8
-    lstm = make_recurrent_layer("lstm", 1, hidden, np.full((4 * hidden, 1), 3.0, np.float32),
-                                np.zeros((4 * hidden, hidden), np.float32),
-                                np.zeros(4 * hidden, np.float32), np.zeros(4 * hidden, np.float32))
-    # Σ 3e38·h over 8 units with h ≈ 0.7 overflows float32 to inf in both rows; their difference is NaN.
-    huge = DenseLayer(weight=np.full((2, hidden), 3e38, np.float32), bias=np.zeros(2, np.float32))
-    difference = DenseLayer(weight=np.array([[1.0, -1.0]], np.float32), bias=np.zeros(1, np.float32))
-    return validate_model(Model(layers=(lstm, huge, difference), input_size=1, sample_rate=44100.0,
-                                sample_rate_source="user", format="test", path="<exploding>"))
 
 
 def test_nan_arising_inside_the_network_never_reaches_the_output():

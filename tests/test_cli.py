@@ -227,3 +227,14 @@ def test_speed_vs_torch_reports_both_and_the_goals(tmp_path):
 def test_help(command):
     result = run(command, "--help")
     assert result.returncode == 0 and "usage: engine-" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["process", "info", "eval", "live"])
+def test_help_imports_neither_numpy_nor_numba(command):
+    """`--help` and usage errors cost only Python's start-up: the package and the CLI load lazily (PEP 562)."""
+    probe = ("import sys\nfrom engine import cli\n"
+             f"try:\n    cli.{command}_main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('numpy', 'numba', 'yaml', 'sounddevice', 'soundfile') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -265,7 +265,7 @@ HOSTILE_CONFIGS = [
     ("rate-int-beyond-float", "model: {model}\nmodel_rate: " + "9" * 400 + "\n",
      r"model_rate must be a number of Hz from 8000 to 768000, got <an integer of 400 digits>$"),
     ("sample-rate-int-beyond-float", "model: {model}\nsample_rate: -" + "9" * 400 + "\n",
-     r"sample_rate must be a number of Hz .*, got <an integer of 400 digits>$"),
+     r"sample_rate must be a number of Hz .*, got <a negative integer of 400 digits>$"),
     ("control-int-beyond-float", "model: {model}\ncontrols: [" + "9" * 400 + "]\n",
      r"controls\[0\] must be a number .*, got <an integer of 400 digits>$"),
     ("crossfade-int-beyond-float", "model: {model}\ncrossfade_ms: " + "9" * 400 + "\n", r"crossfade_ms must be"),

@@ -13,23 +13,9 @@ import numpy as np
 import pytest
 
 from engine import Processor
-from engine.formats.common import make_recurrent_layer
-from engine.model import DenseLayer, Model, validate_model
-from engine.testing import guitar_like_signal, random_model
+from engine.testing import exploding_model, guitar_like_signal, random_model
 
 RATE = 48000.0
-
-
-def exploding_model():
-    """An LSTM-8 whose dense head overflows to inf − inf = NaN once its hidden state is large."""
-    hidden = 8
-    lstm = make_recurrent_layer("lstm", 1, hidden, np.full((4 * hidden, 1), 3.0, np.float32),
-                                np.zeros((4 * hidden, hidden), np.float32),
-                                np.zeros(4 * hidden, np.float32), np.zeros(4 * hidden, np.float32))
-    huge = DenseLayer(weight=np.full((2, hidden), 3e38, np.float32), bias=np.zeros(2, np.float32))
-    difference = DenseLayer(weight=np.array([[1.0, -1.0]], np.float32), bias=np.zeros(1, np.float32))
-    return validate_model(Model(layers=(lstm, huge, difference), input_size=1, sample_rate=44100.0,
-                                sample_rate_source="user", format="test", path="<exploding>"))
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

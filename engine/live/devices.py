@@ -3,7 +3,7 @@
 from ..errors import DeviceError
 from .quiet import quiet_stderr
 
-_sounddevice = None  # the module, once imported (importing it initialises PortAudio)
+_sounddevice = None  # the module once imported (importing it initialises PortAudio)
 
 
 def sounddevice():
