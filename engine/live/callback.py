@@ -56,7 +56,7 @@ from .shared import (C_CALLBACKS, C_BUSY, C_FLAGGED, C_FRAMES, C_GAPS, C_INPUT_O
                      PRIMING_OUTPUT, R_BYPASS, R_CONTROLS, R_GAINS, R_MODEL, R_SEQ, REQUEST_SIZE, RING_COLUMNS,
                      RING_DURATION, RING_FRAMES, RING_GAP, RING_START, RING_STATUS, S_BYPASSED, S_CHANGES,
                      S_CONTROLS, S_CURRENT, S_CYCLE_FRAMES, S_CYCLE_START, S_FADING, S_GAINS, S_INCOMING,
-                     S_PREV_END, S_RAMPING_A, S_RAMPING_B, S_SEEN, SET_CEILING, SET_RELEASE, SETTINGS_SIZE,
+                     S_PREV_END, S_CYCLE_FLAGS, S_RAMPING_A, S_RAMPING_B, S_SEEN, SET_CEILING, SET_RELEASE, SETTINGS_SIZE,
                      SL_META, SL_META_COLUMNS, SL_META_ROWS, SL_PARAMS, SL_PARAMS_SIZE, SL_HIST, SL_HIST_SIZE,
                      SL_POS, SL_POS_COLUMNS, SL_POS_ROWS, SL_WORK, SL_WORK_SIZE, SLOT_FIELDS, STATE_SIZE,
                      V_CONTROLS, V_INPUT_GAIN, V_OUTPUT_GAIN, XRUN_FLAG_BITS)
@@ -380,20 +380,26 @@ def _callback(input_pointer, output_pointer, frame_count, time_info, status_flag
         state[S_CYCLE_FRAMES] = 0
     state[S_CYCLE_FRAMES] += frames
 
+    # PortAudio's flags, counted once per host cycle: it hands one host buffer's flags to every
+    # callback it splits that buffer into (8 callbacks of 128 frames in a 1024-frame JACK cycle).
     status = np.int64(status_flags)
-    if status & XRUN_FLAG_BITS:
+    if state[S_CYCLE_FRAMES] == frames:  # this callback began a host cycle
+        state[S_CYCLE_FLAGS] = 0
+    fresh = status & ~state[S_CYCLE_FLAGS]
+    state[S_CYCLE_FLAGS] |= status
+    if fresh & XRUN_FLAG_BITS and not (state[S_CYCLE_FLAGS] & ~fresh & XRUN_FLAG_BITS):
         counters[C_FLAGGED] += 1
-    if status & INPUT_UNDERFLOW:
+    if fresh & INPUT_UNDERFLOW:
         counters[C_INPUT_UNDERFLOW] += 1
-    if status & INPUT_OVERFLOW:
+    if fresh & INPUT_OVERFLOW:
         counters[C_INPUT_OVERFLOW] += 1
-    if status & OUTPUT_UNDERFLOW:
+    if fresh & OUTPUT_UNDERFLOW:
         counters[C_OUTPUT_UNDERFLOW] += 1
-    if status & OUTPUT_OVERFLOW:
+    if fresh & OUTPUT_OVERFLOW:
         counters[C_OUTPUT_OVERFLOW] += 1
-    if status & PRIMING_OUTPUT:
+    if fresh & PRIMING_OUTPUT:
         counters[C_PRIMING] += 1
-    if status & XRUN_FLAG_BITS or gap:
+    if fresh & XRUN_FLAG_BITS and not (state[S_CYCLE_FLAGS] & ~fresh & XRUN_FLAG_BITS) or gap:
         counters[C_XRUN_BLOCKS] += 1
 
     in_channels = h[H_IN_CHANNELS]

@@ -19,7 +19,8 @@ import numpy as np
 from . import mixer, shared
 from ..errors import ConfigError, ControlError
 from ..formats import load_model
-from ..processor import Processor, check_controls, knob_values
+from ..controls import check_controls, knob_values
+from ..processor import Processor
 
 LIMITER_CEILING_DB = -0.3
 LIMITER_RELEASE_MS = 50.0
@@ -252,9 +253,10 @@ class LiveChain:
         """Set the knobs of a conditioned model; a playing model ramps to them across the next block.
 
         The interpolation method never changes while the stream runs (that would reallocate the
-        state under the callback): where the stability check applies (engine.delay.
-        needs_stability_check), the values are checked here first, and values for which the
-        method running is predicted unstable are refused.
+        state under the callback): where the stability rule depends on the knobs (reads that
+        extrapolate or sit off-centre, engine.stability.verdict), the values are checked here
+        first, and values for which the method running is predicted unstable are refused
+        (check_live_stability).
 
         Parameters
         ----------
@@ -350,20 +352,20 @@ def check_live_stability(processor, controls):
 
     Processor.set_controls would switch the method and reallocate the state; a live session
     cannot do that under the running callback, so it keeps the method and refuses the values.
+    The rule is engine.stability.verdict's: only reads it checks by linearisation (extrapolating
+    or off-centre) depend on the knobs, and only those linearise the model here.
 
     Raises
     ------
     ControlError
         If ``processor.interpolation`` is predicted unstable at ``controls``.
     """
-    from ..delay import needs_stability_check
-
-    if not processor.check_stability or not needs_stability_check(processor.interpolation, processor.ratio):
+    if not processor.check_stability:
         return
-    from ..stability import is_stable, linearise
+    from ..stability import linearise, verdict
 
-    if not is_stable(linearise(processor.model, controls), processor.interpolation, processor.ratio):
+    if not verdict(processor.interpolation, processor.ratio, lambda: linearise(processor.model, controls)).stable:
         raise ControlError(f"{processor.model.name}: {processor.interpolation} is predicted unstable at "
-                           f"{processor.sample_rate:g} Hz with controls {[round(float(v), 6) for v in controls]}; a live "
-                           "session cannot change the method while it plays: choose other values, or restart "
-                           "with these values in the configuration")
+                           f"{processor.sample_rate:g} Hz with controls {[round(float(v), 6) for v in controls]}; "
+                           "a live session cannot change the method while it plays: choose other values, or "
+                           "restart with these values in the configuration")

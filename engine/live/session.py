@@ -296,7 +296,7 @@ class LiveSession:
 
     @property
     def xruns(self):
-        """{"status_flags": callbacks PortAudio flagged with an under/overflow, "timing_gaps": late host cycles}."""
+        """{"status_flags": host cycles PortAudio flagged with an under/overflow, "timing_gaps": audio lost against the clock}."""
         counters = self.chain.shared.counters
         return {"status_flags": int(counters[shared.C_FLAGGED]), "timing_gaps": int(counters[shared.C_GAPS])}
 
@@ -323,8 +323,9 @@ class LiveSession:
         -------
         dict
             ``callbacks``, ``frames``, ``seconds``;
-            ``xruns``: ``total`` (callbacks with either sign of an xrun), ``status_flags``
-            (callbacks whose PortAudio statusFlags had an underflow/overflow bit), ``timing_gaps``
+            ``xruns``: ``total`` (flagged host cycles plus timing gaps), ``status_flags`` (host
+            cycles whose PortAudio statusFlags had an underflow/overflow bit: PortAudio flags every
+            callback of a host buffer it splits, and every xrun the audio server reports), ``timing_gaps``
             (times audio went missing against the callback's own clock: host cycles that never
             came, see engine.live.callback; PortAudio flags a long stall once or not at all), and
             each flag's count; ``lost_frames`` (frames those gaps lost); ``longest_cycle_ms`` (the

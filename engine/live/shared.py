@@ -132,14 +132,15 @@ S_FIRST_START = 12  # clock (ns) at the first callback since the stream (re)star
 S_FIRST_FRAME = 13  # … and the stream frame it began with
 S_BASELINE = 14   # the earliest a host cycle has started relative to the audio clock (ns; see callback)
 S_LAG = 15        # how late (ns) the previous host cycle started relative to the audio clock
+S_CYCLE_FLAGS = 16  # the statusFlags seen so far in the current host cycle
 S_CONTROLS = 20   # S_CONTROLS + k: the knob generation applied to model k
 STATE_SIZE = S_CONTROLS + MAX_MODELS
 
 # ---- counters (the callback's; Python reads) ----------------------------------------------------------
 C_CALLBACKS = 0       # callbacks completed (written last in each callback)
 C_FRAMES = 1          # frames processed
-C_XRUN_BLOCKS = 2     # callbacks with an xrun flag from PortAudio or after a timing gap
-C_FLAGGED = 3         # callbacks whose statusFlags had an underflow or overflow bit
+C_XRUN_BLOCKS = 2     # host cycles with an xrun flag from PortAudio, plus timing gaps
+C_FLAGGED = 3         # host cycles whose statusFlags had an underflow or overflow bit (per-flag counts below)
 C_INPUT_UNDERFLOW = 4
 C_INPUT_OVERFLOW = 5
 C_OUTPUT_UNDERFLOW = 6
