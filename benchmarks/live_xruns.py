@@ -164,7 +164,8 @@ def run(period, args, thru_first):
             "gc_collections": collections,
             "realtime_thread_page_faults": {"engine": list(faults[0].values()), "jack_thru": list(faults[1].values())},
             "engine": {"status_flags": int(delta[shared.C_FLAGGED]), "timing_gaps": int(delta[shared.C_GAPS]),
-                       "lost_frames": int(delta[shared.C_LOST_FRAMES]), "xrun_callbacks": int(delta[shared.C_XRUN_BLOCKS]),
+                       "lost_frames": int(delta[shared.C_LOST_FRAMES]),
+                       "xrun_callbacks": int(delta[shared.C_XRUN_BLOCKS]),
                        "server_not_finished": late.get("PortAudio", 0), "dsp_load_loaded": loaded,
                        "dsp_load_quiet": quiet},
             "jack_thru": {"server_not_finished": late.get("jack_thru", 0)},
@@ -218,7 +219,8 @@ def main():
               f"{total(rows, 'jack_thru', 'server_not_finished')} "
               f"({' + '.join(str(r['jack_thru']['server_not_finished']) for r in rows)})", flush=True)
         print(f"  the engine's own count: {total(rows, 'engine', 'xrun_callbacks')} callbacks with an xrun sign "
-              f"(status flags {total(rows, 'engine', 'status_flags')}, timing gaps {total(rows, 'engine', 'timing_gaps')}, "
+              f"(status flags {total(rows, 'engine', 'status_flags')}, "
+              f"timing gaps {total(rows, 'engine', 'timing_gaps')}, "
               f"{total(rows, 'engine', 'lost_frames')} frames lost; PortAudio flags every xrun of the server, "
               f"and a late client costs every client the cycle); server timer late by > 1 period: "
               f"{total(rows, 'server_timer_late_over_a_period')}; gc runs {total(rows, 'gc_collections')}", flush=True)

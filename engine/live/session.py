@@ -296,7 +296,7 @@ class LiveSession:
 
     @property
     def xruns(self):
-        """{"status_flags": host cycles PortAudio flagged with an under/overflow, "timing_gaps": audio lost against the clock}."""
+        """{"status_flags": host cycles PortAudio flagged, "timing_gaps": times audio went missing (see stats)}."""
         counters = self.chain.shared.counters
         return {"status_flags": int(counters[shared.C_FLAGGED]), "timing_gaps": int(counters[shared.C_GAPS])}
 
