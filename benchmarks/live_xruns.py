@@ -218,7 +218,7 @@ def main():
               f"({' + '.join(str(r['engine']['server_not_finished']) for r in rows)}), jack_thru (C) "
               f"{total(rows, 'jack_thru', 'server_not_finished')} "
               f"({' + '.join(str(r['jack_thru']['server_not_finished']) for r in rows)})", flush=True)
-        print(f"  the engine's own count: {total(rows, 'engine', 'xrun_callbacks')} callbacks with an xrun sign "
+        print(f"  the engine's own count: {total(rows, 'engine', 'xrun_callbacks')} host cycles with an xrun sign "
               f"(status flags {total(rows, 'engine', 'status_flags')}, "
               f"timing gaps {total(rows, 'engine', 'timing_gaps')}, "
               f"{total(rows, 'engine', 'lost_frames')} frames lost; PortAudio flags every xrun of the server, "
