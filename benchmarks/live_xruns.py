@@ -83,7 +83,7 @@ def run(period, args, thru_first):
     from engine.live import devices, jack_device, shared
     from engine.live.virtual import JackDummyServer
 
-    server = JackDummyServer(args.rate, period, name=f"xrun-bench-{os.getpid()}-{period}").start()
+    server = JackDummyServer(args.rate, period, name=f"engine-xrun-bench-{os.getpid()}-{period}").start()
     env = {**os.environ, **server.environment()}
     os.environ.update(server.environment())
     helpers = []

@@ -41,6 +41,20 @@ def terminate_portaudio():
             _sounddevice._terminate()
 
 
+def abandon_portaudio():
+    """Leave PortAudio alone for the rest of the process: the audio server it is attached to has gone.
+
+    Pa_Terminate blocks forever on a JACK server that died (and so would sounddevice's exit
+    handler, which calls it); without them the process exits normally. PortAudio is not
+    usable in this process afterwards.
+    """
+    if _sounddevice is not None and _sounddevice._initialized:
+        import atexit
+
+        atexit.unregister(_sounddevice._exit_handler)
+        _sounddevice._initialized = 0  # so terminate_portaudio and sounddevice's own checks leave it be
+
+
 def list_devices():
     """A printable table of what PortAudio sees: index, name, host API, channels, default rate."""
     sd = sounddevice()

@@ -1,0 +1,98 @@
+"""engine-info: what a model file holds, and which methods are stable at a rate."""
+
+import argparse
+
+from ..methods import INTERPOLATIONS
+from ..rates import MAX_RATIO, MIN_RATIO
+from .common import entry_point, rate_argument
+
+@entry_point
+def info_main(argv=None):
+    """engine-info: describe a model file."""
+    parser = argparse.ArgumentParser(
+        prog="engine-info",
+        description="Print what a model file holds: format, layers and sizes, parameter count, "
+                    "training rate and where that rate came from.",
+    )
+    parser.add_argument("model", help="model file (.json, .nam, .aidax)")
+    parser.add_argument("--model-rate", type=rate_argument, metavar="HZ", help="override the training rate")
+    parser.add_argument("--rate", type=rate_argument, metavar="HZ",
+                        help="also show how the engine would run the model at this rate")
+    parser.add_argument("--control", type=float, nargs="+", metavar="V",
+                        help="with --rate: the knob values of a conditioned model to check stability at "
+                             "(default 0.5 each, as engine-process and engine-eval)")
+    args = parser.parse_args(argv)
+    if args.control is not None and args.rate is None:
+        parser.error("--control only applies with --rate (it sets the knobs the stability check uses)")
+
+    from ..formats import load_model
+    from ..rates import check_sample_rate, rate_ratio
+
+    model = load_model(args.model, sample_rate=args.model_rate)
+    source = {"file": "stored in the file", "user": "given by the user",
+              "format-default": f"assumed, the {model.format} format's default: the file stores no rate; "
+                                "set it with --model-rate"}
+    lines = [
+        ("file", model.path),
+        ("format", model.format),
+        ("network", model.describe()),
+    ]
+    for index, layer in enumerate(model.layers):
+        lines.append((f"  layer {index}", _layer_line(layer)))
+    lines += [
+        ("parameters", f"{model.parameter_count:,}"),
+        ("inputs", f"audio + {model.num_controls} control(s)" if model.num_controls else "audio"),
+        ("skip", "the input is added to the output" if model.skip else "none"),
+    ]
+    if model.input_gain_db or model.output_gain_db:
+        lines.append(("gains", f"input {model.input_gain_db:+g} dB, output {model.output_gain_db:+g} dB"))
+    lines.append(("training rate", f"{model.sample_rate:g} Hz ({source[model.sample_rate_source]})"))
+    for key, value in model.metadata.items():
+        if isinstance(value, (str, int, float)) and value not in ("", None):
+            lines.append((key, str(value)))
+    lines.append(("runs at", f"{model.sample_rate * MIN_RATIO:.0f} Hz to {model.sample_rate * MAX_RATIO:.0f} Hz "
+                             f"(R = {MIN_RATIO:g} to {MAX_RATIO:g})"))
+    if args.rate is not None:
+        rate = check_sample_rate(args.rate, "--rate")
+        ratio = rate_ratio(rate, model.sample_rate, model.path)
+        if ratio < 1:
+            kind = "below the training rate: the read extrapolates"
+        elif ratio == int(ratio):
+            kind = "integer: every method is the exact delay"
+        else:
+            kind = "fractional: interpolated delay"
+        lines.append((f"at {rate:g} Hz", f"R = {ratio:.6g} ({kind})"))
+        from ..processor import check_controls, knob_values
+        from ..stability import choose
+
+        # the values engine-process and engine-eval default to; given ones checked as Processor.set_controls does
+        controls = knob_values(model, None if args.control is None else check_controls(model, args.control))
+        if model.num_controls:
+            lines.append(("  knobs", " ".join(f"{v:g}" for v in controls) + " (the stability check depends on them; "
+                                     "set them with --control)"))
+        # The Processor's own decision for each method, each verdict with the limit it applied;
+        # one linearisation serves them all (made only if a verdict needs it).
+        linearisation = None
+        for method in INTERPOLATIONS:
+            choice = choose(model, method, ratio, controls, linearisation)
+            linearisation = choice.linearisation
+            text = choice.verdicts[0].describe()
+            lines.append((f"  {method}", text + (f"; runs {choice.method} instead" if choice.replaced else "")))
+        if linearisation is not None and not linearisation.converged:
+            lines.append(("  note", "silence does not settle to a fixed point: the check is approximate"))
+    width = max(len(key) for key, _ in lines)
+    for key, value in lines:
+        print(f"{key:<{width}}  {value}")
+    return 0
+
+
+def _layer_line(layer):
+    from ..model import RecurrentLayer
+
+    text = layer.describe()
+    if isinstance(layer, RecurrentLayer):
+        if layer.cell == "gru":
+            text += ", reset gate " + ("after the recurrent kernel" if layer.reset_after else "before the recurrent kernel (Keras reset_after=False)")
+        if layer.initial_hidden.any() or layer.initial_cell.any():
+            text += ", stored initial state"
+    return text
