@@ -4,6 +4,8 @@
 >>> model = engine.load_model("amp.json")                 # any supported format
 >>> p = engine.Processor(model, sample_rate=48000)        # corrected for R = 48000 / model rate
 >>> y = p.process(x)                                      # float32, streaming, any block size
+>>> with engine.LiveSession("configs/guitar.yaml") as live:  # on the audio interface (engine.live)
+...     live.start(); live.switch(1); print(live.stats())
 
 The package is laid out along the data's one-way path: ``formats`` (files) → ``model`` (the
 validated network) → ``packing`` and ``kernels`` (the compiled per-sample networks) with
@@ -18,10 +20,11 @@ import importlib
 from .errors import (ArgumentError, AudioFileError, AudioInputError, ConcurrencyError, ConfigError, ControlError,
                      DeviceError, EngineError, ModelFileError, SampleRateError, StabilityWarning, UnsupportedModelError)
 
-_LAZY = {"load_model": "formats", "Model": "model", "Processor": "processor", "INTERPOLATIONS": "delay"}
+_LAZY = {"load_model": "formats", "Model": "model", "Processor": "processor", "INTERPOLATIONS": "delay",
+         "LiveSession": "live"}
 
 __all__ = [
-    "load_model", "Model", "Processor", "INTERPOLATIONS",
+    "load_model", "Model", "Processor", "INTERPOLATIONS", "LiveSession",
     "EngineError", "ArgumentError", "ModelFileError", "UnsupportedModelError", "SampleRateError", "AudioInputError",
     "ControlError", "ConfigError", "AudioFileError", "DeviceError", "ConcurrencyError", "StabilityWarning",
 ]

@@ -133,9 +133,9 @@ def test_hot_swap_and_bypass_stay_within_what_the_crossfade_allows(jack_at):
     sine = (0.3 * np.sin(2 * np.pi * 110 * t)).astype(np.float32)
     lead = int(LEAD_IN_SECONDS * rate)
     signal = with_lead_in(sine, rate)
-    actions = [(lead + 1 * rate, lambda s: s.chain.select_model(1)),
-               (lead + 2 * rate, lambda s: s.chain.set_bypass(True)),
-               (lead + 3 * rate, lambda s: s.chain.set_bypass(False))]
+    actions = [(lead + 1 * rate, lambda s: s.switch(1)),
+               (lead + 2 * rate, lambda s: s.bypass(True)),
+               (lead + 3 * rate, lambda s: s.bypass(False))]
     session, recording, code = live.play_through(config, server, signal, actions=actions, extra_frames=MAX_LAG)
     assert code == 0 and recording is not None
     assert session.chain.current == 1 and not session.chain.bypassed

@@ -1,7 +1,9 @@
 """Live processing: the audio stream and its session, the signal chain it runs, the virtual interface.
 
 - ``devices``: the only module that imports sounddevice (which starts PortAudio): devices and their lookup.
-- ``session``: a chain running in an audio stream: callback, counters, status line, watchdog.
+- ``session``: a chain running in an audio stream (LiveSession, the library API): control, stats, status line.
+- ``callback``: the compiled audio callback PortAudio calls (a numba cfunc: no Python on the audio thread).
+- ``shared``: the memory it shares with Python: the header of addresses, requests, counters, timing ring.
 - ``keys``: single key presses from the terminal.
 - ``playthrough``: playing a signal through a session on a JACK server and recording it (``--virtual``).
 - ``chain``: the live signal chain (model switching, bypass, safety, limiter) without any device.

@@ -1,5 +1,8 @@
-"""The live audio callback's one call per block: input, the playing model and the one being faded
-in, bypass, NaN/Inf safety, output gain, limiter and output channels.
+"""The chain's one call per block: input, the playing model and the one being faded in, bypass,
+NaN/Inf safety, output gain, limiter and output channels.
+
+Compiled without numba's runtime like the kernels (``JIT``): it cannot allocate, and the compiled
+audio callback (engine.live.callback) calls it on views of preallocated memory.
 """
 
 import numpy as np
@@ -7,7 +10,7 @@ from numba import njit
 
 from ..kernels import JIT, ONE, POS_BAD_OUTPUT, ZERO, process_block, reset_state
 
-# Slots of the ``mix`` array shared between the callback and the kernel.
+# Slots of the ``mix`` array (the chain's gains and limiter state; only the callback writes it while a stream runs).
 MIX_GAIN_A = 0        # current gain of model A (the playing model)
 MIX_GAIN_B = 1        # current gain of model B (the model being faded in)
 MIX_GAIN_DRY = 2      # current gain of the dry input (bypass)
@@ -16,7 +19,11 @@ MIX_TARGET_B = 4
 MIX_TARGET_DRY = 5
 MIX_STEP = 6          # … by this much per sample (1 / crossfade length)
 MIX_LIMITER_GAIN = 7  # the limiter's current gain
-MIX_SIZE = 8
+MIX_INPUT_GAIN = 8    # the input gain (linear) at the end of the last block …
+MIX_INPUT_TARGET = 9  # … and where it ramps to across the next one
+MIX_OUTPUT_GAIN = 10
+MIX_OUTPUT_TARGET = 11
+MIX_SIZE = 12
 
 # Slots of the ``counters`` array.
 COUNT_BAD_INPUT = 0   # blocks muted because the input held NaN or infinity
@@ -24,7 +31,7 @@ COUNT_BAD_OUTPUT = 1  # blocks muted because a network produced NaN or infinity 
 COUNT_LIMITED = 2     # samples the limiter turned down
 COUNTERS_SIZE = 3
 
-# Slots of the ``levels`` array (peaks since the main thread last cleared them).
+# Slots of the ``levels`` array (peaks since the callback last cleared them: each callback).
 LEVEL_INPUT_PEAK = 0
 LEVEL_OUTPUT_PEAK = 1
 
@@ -38,8 +45,15 @@ SLOT_WORK = 4
 
 @njit(**JIT)
 def reset_slot(slot):
-    """Return a model slot (see Processor.kernel_slot) to its initial state, in place."""
-    reset_state(slot[SLOT_META], slot[SLOT_PARAMS], slot[SLOT_HIST], slot[SLOT_POS], slot[SLOT_WORK])
+    """Return a model slot (see Processor.kernel_slot) to its initial state, in place, as Processor.reset does.
+
+    The work area is cleared first (as Processor.reset clears it): after a non-finite output its
+    padding lanes may hold NaN, which a later layer would multiply by its zero weights.
+    """
+    work = slot[SLOT_WORK]
+    for i in range(work.shape[0]):
+        work[i] = ZERO
+    reset_state(slot[SLOT_META], slot[SLOT_PARAMS], slot[SLOT_HIST], slot[SLOT_POS], work)
 
 
 @njit(**JIT)
@@ -72,20 +86,19 @@ def step_towards(value, target, step):
     return max(value - step, target)
 
 
-# The audio callback holds the GIL for the whole block on purpose: a kernel that released it
-# would have to win it back from whatever thread took it meanwhile before the callback can
-# return, and a normal-priority thread preempted while holding it stalls the real-time thread.
-@njit(cache=True, nogil=False, error_model="numpy")
+@njit(**JIT)
 def live_block(indata, outdata, in_channel, out_channels, x, ya, yb, slot_a, slot_b, run_b,
-               mix, levels, counters, input_gain, output_gain, limiter_on, ceiling, release):
-    """Everything the audio callback does to one block, in one call.
+               mix, levels, counters, limiter_on, ceiling, release):
+    """Everything the chain does to one block (n ≤ len(x) frames), in one call.
 
-    1. x = input_gain · indata[:, in_channel]; a non-finite input mutes the block and resets
-       the models (counted in COUNT_BAD_INPUT).
+    1. x = g_in · indata[:, in_channel]; a non-finite input mutes the block and resets the
+       models (counted in COUNT_BAD_INPUT). g_in ramps linearly across the block from
+       mix[MIX_INPUT_GAIN] to mix[MIX_INPUT_TARGET] (reaching it at the last sample).
     2. y_a = model A(x) and, while a crossfade runs (run_b), y_b = model B(x); a network whose
        output is not finite has its state reset and mutes the block (COUNT_BAD_OUTPUT).
-    3. y = output_gain · (g_a·y_a + g_b·y_b + g_dry·x), each gain moving linearly towards its
-       target by MIX_STEP per sample (crossfades for model switches and bypass).
+    3. y = g_out · (g_a·y_a + g_b·y_b + g_dry·x), each of g_a, g_b, g_dry moving linearly towards
+       its target by MIX_STEP per sample (crossfades for model switches and bypass), g_out
+       ramping across the block as g_in does.
     4. With the limiter on, y is scaled by a gain that drops at once to ceiling/|y| when |y|
        would exceed the ceiling and recovers as g ← g + (1 − g)·release: |y| ≤ ceiling always.
     5. y goes to every channel in out_channels; the others are silent.
@@ -94,14 +107,21 @@ def live_block(indata, outdata, in_channel, out_channels, x, ya, yb, slot_a, slo
     outdata[:, :] = 0
     peak_in = levels[LEVEL_INPUT_PEAK]
     finite = True
+    input_from = mix[MIX_INPUT_GAIN]
+    input_change = mix[MIX_INPUT_TARGET] - input_from
+    output_from = mix[MIX_OUTPUT_GAIN]
+    output_change = mix[MIX_OUTPUT_TARGET] - output_from
+    length = np.float32(n)
     for i in range(n):
         v = indata[i, in_channel]
         if np.isfinite(v):
             peak_in = max(peak_in, abs(v))
         else:
             finite = False
-        x[i, 0] = v * input_gain
+        x[i, 0] = v * (input_from + input_change * (np.float32(i + 1) / length))
     levels[LEVEL_INPUT_PEAK] = peak_in
+    mix[MIX_INPUT_GAIN] = mix[MIX_INPUT_TARGET]
+    mix[MIX_OUTPUT_GAIN] = mix[MIX_OUTPUT_TARGET]
     if not finite:
         counters[COUNT_BAD_INPUT] += 1
         reset_slot(slot_a)
@@ -134,7 +154,7 @@ def live_block(indata, outdata, in_channel, out_channels, x, ya, yb, slot_a, slo
         y = gain_a * ys_a[i, 0] + gain_dry * xs[i, 0]
         if run_b:
             y += gain_b * ys_b[i, 0]
-        y *= output_gain
+        y *= output_from + output_change * (np.float32(i + 1) / length)
         if limiter_on:
             magnitude = abs(y)
             limiter += (ONE - limiter) * release

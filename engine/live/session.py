@@ -1,29 +1,43 @@
-"""The live session: a model chain running in an audio stream (sounddevice, through live.devices).
+"""The live session: a model chain running in an audio stream whose callback is compiled code.
 
-Everything that can allocate or compile happens in ``open()``: models are loaded and prepared
-at the device's rate, every buffer is allocated and the block kernel is compiled and warmed up
-with exactly the array types the callback passes. The callback then makes one jitted call per
-block (mixer.live_block) and otherwise only reads and writes attributes: no allocation of
-arrays, printing, locks or file I/O. The main thread talks to it through single attribute
-assignments (atomic under the GIL), which the callback applies at a block boundary.
+>>> import engine
+>>> with engine.LiveSession("configs/guitar.yaml") as session:   # open(): devices, models, stream
+...     session.start()
+...     session.switch(1)                  # the second model, crossfaded from the next block
+...     session.set_controls([0.3, 0.8])   # knobs of the model playing, ramped across one block
+...     session.set_gains(input_db=3.0)
+...     session.bypass(True)
+...     print(session.stats()["xruns"])
+...     session.stop()
+
+Everything that can allocate or compile happens in ``open()``: the models are loaded and
+prepared at the device's rate, every buffer is allocated (engine.live.shared) and the callback is
+compiled or loaded from numba's cache (engine.live.callback). PortAudio then calls the compiled
+callback itself: no Python runs on the audio thread, so nothing the interpreter does (a thread
+holding the GIL, a garbage collection, an import) can stop the audio, and the session changes
+nothing about the host program (no gc, switch-interval or scheduling tweaks). The controlling
+thread talks to the callback only through shared arrays: requests go in (a seqlock, applied at
+the next block boundary), counters, meters and per-block timing come back.
 """
 
-import gc
 import math
 import os
 import sys
 import threading
 import time
+import weakref
 
 import numpy as np
 
-from ..errors import DeviceError
+from . import shared
+from ..errors import ArgumentError, DeviceError
 from .chain import LiveChain, load_models
 from .devices import resolve_device, sounddevice
 
-XRUN_FLAGS = ("input_underflow", "input_overflow", "output_underflow", "output_overflow")
-LOAD_HISTORY = 1 << 16
 POLL_SECONDS = 0.1  # how often the controlling thread wakes for keys, status and the watchdog
+#: Chains of streams that could not be closed (device or server gone): PortAudio may still call
+#: into their memory, so it is never freed.
+_ABANDONED = []
 
 
 class DeviceLost(Exception):
@@ -33,28 +47,48 @@ class DeviceLost(Exception):
 class LiveSession:
     """A model (or several, switchable) running on an audio interface in real time.
 
+    Usable as a context manager: ``with LiveSession(config) as session`` opens it (if it is not
+    open yet) and closes it at the end.
+
     Parameters
     ----------
-    config : LiveConfig
-        From engine.config.load_config (with command-line overrides applied).
+    config : LiveConfig or str or os.PathLike
+        A configuration (engine.config.load_config, with any overrides applied) or the path of
+        a YAML configuration file.
+    capture_seconds : float
+        Record this many seconds of the raw input channel and of the first output channel,
+        from the stream's first frame, inside the callback (``captured()``); 0 records nothing.
 
     Raises
     ------
+    ArgumentError
+        If ``config`` is neither a LiveConfig nor a path.
+    ConfigError
+        If the configuration file is invalid, or a model's control values do not fit it.
     ModelFileError, SampleRateError
         If a model cannot be loaded.
-    ConfigError
-        If a model's control values do not fit it.
     """
 
-    def __init__(self, config):
+    def __init__(self, config, capture_seconds=0.0):
+        from ..config import LiveConfig, load_config
+
+        if isinstance(config, (str, os.PathLike)):
+            config = load_config(config)
+        elif not isinstance(config, LiveConfig):
+            raise ArgumentError(f"LiveSession: config must be a LiveConfig (engine.config.load_config) or the path "
+                                f"of a YAML configuration, got {type(config).__name__}")
         self.config = config
         self.models = load_models(config)
+        self.capture_seconds = float(capture_seconds)
         self.stream = None
         self.chain = None
         self.abandoned = False
+        self._reported_callbacks = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------
 
     def open(self):
-        """Resolve devices and rate, prepare the chain (every model, compiled and warmed up), open the stream.
+        """Resolve devices and rate, prepare the chain (every model, every buffer, the callback), open the stream.
 
         Returns
         -------
@@ -68,6 +102,8 @@ class LiveSession:
         SampleRateError
             If a model cannot run at the device's rate.
         """
+        if self.stream is not None:
+            return self
         sd = sounddevice()
         config = self.config
         self.input_device = resolve_device(config.input_device, "input")
@@ -96,76 +132,57 @@ class LiveSession:
                                   f"({exc.args[0]}); its default rate is {info['default_samplerate']:g} Hz") from None
         self.sample_rate = rate
         self.block_size = config.block_size
-        self.chain = LiveChain(config, self.models, rate, in_channels, out_channels)
-        self._loads = np.zeros(LOAD_HISTORY, np.float64)
         self._block_seconds = self.block_size / rate
-        self.callbacks = 0
-        self.xruns = {flag: 0 for flag in XRUN_FLAGS}
-        self._reported_callbacks = 0
+        if self.chain is None or self.chain.sample_rate != rate:
+            self.chain = LiveChain(config, self.models, rate, in_channels, out_channels,
+                                   capture_frames=int(round(self.capture_seconds * rate)))
+        self.chain.shared.header[shared.H_GAP_DETECT] = 1
         try:
-            self.stream = sd.Stream(device=(self.input_device, self.output_device), samplerate=rate,
-                                    blocksize=self.block_size, channels=(in_channels, out_channels), dtype="float32",
-                                    latency="low", callback=self._callback)
+            self.stream = self._open_stream(sd, (self.input_device, self.output_device), rate,
+                                            (in_channels, out_channels))
         except sd.PortAudioError as exc:
             raise DeviceError(f"cannot open {in_info['name']!r} → {out_info['name']!r} at {rate:g} Hz, "
                               f"block {self.block_size}: {exc.args[0]}") from None
+        # PortAudio holds only raw addresses into the chain's arrays: if this session is dropped
+        # without close(), the stream is closed before that memory can be freed (the finalizer
+        # holds both until then; it also runs at interpreter exit, before PortAudio's own).
+        self._finalizer = weakref.finalize(self, _close_dropped, self.stream, self.chain)
         return self
 
-    def _callback(self, indata, outdata, frames, time_info, status):
-        """The audio thread: count xruns, one chain call, time it."""
-        started = time.perf_counter()
-        if status:
-            for flag in XRUN_FLAGS:
-                if getattr(status, flag):
-                    self.xruns[flag] += 1
-        self.chain.process(indata, outdata)
-        self._loads[self.callbacks & (LOAD_HISTORY - 1)] = (time.perf_counter() - started) / self._block_seconds
-        self.callbacks += 1
+    def _open_stream(self, sd, device, rate, channels):
+        """The PortAudio stream, its callback the compiled one and its userData the chain's header."""
+        return sd._StreamBase(kind="duplex", samplerate=rate, blocksize=self.block_size, device=device,
+                              channels=channels, dtype="float32", latency="low",
+                              callback=self.chain.callback.address,
+                              userdata=sd._ffi.cast("void *", self.chain.userdata), wrap_callback=None)
 
     def start(self):
-        """Start the stream (open() first).
-
-        While it plays, Python's cycle collector is paused: a full collection holds the GIL for
-        milliseconds (longer than a block at 96 kHz) and can land in any thread, the callback's
-        included. Everything that exists now is frozen out of later collections; nothing the
-        running session creates forms reference cycles, so pausing it costs no memory.
-        """
-        self._gc_was_enabled = gc.isenabled()
-        gc.collect()
-        gc.freeze()
-        gc.disable()
-        self._switch_interval = sys.getswitchinterval()
-        sys.setswitchinterval(0.0005)  # hand the GIL to the audio thread quickly
-        self._raise_priority()
+        """Start the stream (opening the session first if needed)."""
+        if self.stream is None:
+            self.open()
+        # A stop and start is not a late host cycle: the gap detector starts afresh (the
+        # callback is not running, so this write races with nothing).
+        self.chain.shared.state[shared.S_PREV_END] = 0
         self.stream.start()
 
-    def _raise_priority(self):
-        """Give this (controlling) thread a low real-time priority while audio runs, where permitted.
-
-        The callback needs the GIL; if this thread holds it when an ordinary process preempts it,
-        the audio thread waits for that process (priority inversion, measured as xruns on a busy
-        machine). At SCHED_FIFO 1 it is never preempted by ordinary processes, and it only sleeps
-        or does a few microseconds of work between sleeps.
-        """
-        self._saved_scheduling = None
-        try:
-            saved = (os.sched_getscheduler(0), os.sched_getparam(0))
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
-            self._saved_scheduling = saved
-        except (AttributeError, OSError):  # not Linux, or not permitted: run as before
-            pass
-
-    def _restore_priority(self):
-        if getattr(self, "_saved_scheduling", None) is not None:
-            policy, param = self._saved_scheduling
-            try:
-                os.sched_setscheduler(0, policy, param)
-            except OSError:
-                pass
-            self._saved_scheduling = None
-
     def stop(self, timeout=2.0):
+        """Stop the stream; give up after ``timeout`` s if the device hangs. ``start()`` plays again.
+
+        Returns
+        -------
+        bool
+            True if the stream stopped; False if it hung or was abandoned (device or server gone).
+        """
+        if self.stream is None:
+            return True
+        if self.abandoned:
+            return False
+        return self._in_time(self.stream.stop, timeout)
+
+    def close(self, timeout=2.0):
         """Stop and close the stream; give up after ``timeout`` s if the device hangs.
+
+        The chain (its models, counters and recording) stays readable; ``open()`` opens a new stream.
 
         Returns
         -------
@@ -175,65 +192,223 @@ class LiveSession:
         if self.stream is None:
             return True
         stream, self.stream = self.stream, None
-        self._restore_priority()
-        if getattr(self, "_gc_was_enabled", False):
-            gc.enable()
-        gc.unfreeze()
-        sys.setswitchinterval(getattr(self, "_switch_interval", 0.005))
+        self._finalizer.detach()
         if self.abandoned:
+            _ABANDONED.append((stream, self.chain))
             return False
-        closer = threading.Thread(target=lambda: (stream.stop(), stream.close()), daemon=True)
-        closer.start()
-        closer.join(timeout)
-        if closer.is_alive():
+        closed = self._in_time(lambda: (stream.stop(), stream.close()), timeout)
+        if not closed:
+            _ABANDONED.append((stream, self.chain))
+        return closed
+
+    def _in_time(self, action, timeout):
+        worker = threading.Thread(target=action, daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
             self.abandoned = True
             return False
         return True
 
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    # -- control (any thread; applied at the callback's next block boundary) ----------------------------
+
+    def switch(self, index):
+        """Play model ``index`` (0-based, in the order of the configuration), crossfading from the next block.
+
+        While another crossfade runs, the switch waits for it to end; the latest request wins.
+
+        Raises
+        ------
+        ArgumentError
+            If there is no such model.
+        """
+        count = len(self.models)
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < count:
+            raise ArgumentError(f"switch: model index {index!r} does not exist; the session has {count} model(s), "
+                                f"0 to {count - 1}")
+        self._prepared().select_model(int(index))
+
+    def bypass(self, on=True):
+        """Crossfade to the dry input (True) or back to the model (False) from the next block."""
+        self._prepared().set_bypass(bool(on))
+
+    def set_controls(self, values, model=None):
+        """Set the knobs of a conditioned model; a playing model ramps to them across the next block.
+
+        Parameters
+        ----------
+        values : sequence of float
+            One finite value per control input.
+        model : int, optional
+            0-based; the model playing (or fading in) when omitted.
+
+        Raises
+        ------
+        ControlError
+            If the values are invalid, or the interpolation method running is predicted unstable
+            at them (the method cannot change while the stream plays: see LiveChain.set_controls).
+        ArgumentError
+            If there is no such model.
+        """
+        try:
+            self._prepared().set_controls(values, model=model)
+        except IndexError as exc:
+            raise ArgumentError(f"set_controls: {exc}") from None
+
+    def set_gains(self, input_db=None, output_db=None):
+        """Set the input and/or output gain in dB (None keeps one); each ramps across the next block.
+
+        Raises
+        ------
+        ControlError
+            If a gain is not a number within engine.config.GAIN_DB_RANGE.
+        """
+        self._prepared().set_gains(input_db, output_db)
+
+    def _prepared(self):
+        if self.chain is None:
+            raise ArgumentError("the session is not open: call open() (or use it in a with statement) first")
+        return self.chain
+
+    @property
+    def bypassed(self):
+        """Whether bypass is on, as the callback applied it."""
+        return self.chain is not None and self.chain.bypassed
+
+    @property
+    def current(self):
+        """The model playing (0-based), as the callback applied it."""
+        return self.chain.current if self.chain is not None else 0
+
+    # -- what the callback reports -------------------------------------------------------------------
+
+    @property
+    def callbacks(self):
+        """Callbacks completed so far."""
+        return self.chain.shared.blocks() if self.chain is not None else 0
+
+    @property
+    def xruns(self):
+        """{"status_flags": host cycles PortAudio flagged, "timing_gaps": times audio went missing (see stats)}."""
+        counters = self.chain.shared.counters
+        return {"status_flags": int(counters[shared.C_FLAGGED]), "timing_gaps": int(counters[shared.C_GAPS])}
+
     def loads(self, since=0):
-        """DSP load of each callback since callback number ``since`` (callback time / block duration)."""
-        end = self.callbacks
-        start = max(since, end - LOAD_HISTORY + 1)
-        return self._loads[np.arange(start, end) & (LOAD_HISTORY - 1)]
+        """DSP load of each callback since callback number ``since`` (time in the callback / audio it processed).
+
+        At most the last RING_BLOCKS callbacks are kept.
+        """
+        rows, _, _ = self.chain.shared.ring_rows(since)
+        return self._loads_of(rows)
+
+    def _loads_of(self, rows):
+        frames = np.maximum(rows[:, shared.RING_FRAMES], 1)
+        return rows[:, shared.RING_DURATION] / (frames * self.chain.shared.ns_per_frame[0])
+
+    def captured(self):
+        """(input, output) the callback recorded (see ``capture_seconds``): float32 copies."""
+        return self.chain.captured()
+
+    def stats(self):
+        """What the callback counted and measured since the session was opened.
+
+        Returns
+        -------
+        dict
+            ``callbacks``, ``frames``, ``seconds``;
+            ``xruns``: ``total`` (flagged host cycles plus timing gaps), ``status_flags`` (host
+            cycles whose PortAudio statusFlags had an underflow/overflow bit: PortAudio flags every
+            callback of a host buffer it splits, and every xrun the audio server reports), ``timing_gaps``
+            (times audio went missing against the callback's own clock: host cycles that never
+            came, see engine.live.callback; PortAudio flags a long stall once or not at all), and
+            each flag's count; ``lost_frames`` (frames those gaps lost); ``longest_cycle_ms`` (the
+            longest interval between two host cycles);
+            ``dsp_load``: ``mean`` (whole run), ``p99`` (over the last RING_BLOCKS callbacks) and
+            ``max`` (whole run) of the time spent in the callback over the audio time it processed;
+            ``peaks``: largest ``input`` (raw input channel) and ``output`` sample magnitudes, linear;
+            ``muted_blocks``: ``non_finite_input`` and ``non_finite_output``; ``limited_samples``;
+            ``model`` (0-based), ``bypassed``, ``changes`` (switches and bypass toggles applied),
+            ``requests`` (requests the callback took).
+        """
+        if self.chain is None:
+            raise ArgumentError("the session is not open: call open() first")
+        s = self.chain.shared
+        c = s.counters.copy()
+        frames = int(c[shared.C_FRAMES])
+        ns_per_frame = float(s.ns_per_frame[0])
+        rows, _, _ = s.ring_rows(0)
+        loads = self._loads_of(rows)
+        counters = self.chain.counters()
+        xruns = {"total": int(c[shared.C_XRUN_BLOCKS]), "status_flags": int(c[shared.C_FLAGGED]),
+                 "timing_gaps": int(c[shared.C_GAPS])}
+        xruns.update({name: int(c[index]) for name, index in shared.XRUN_FLAGS})
+        return {
+            "callbacks": int(c[shared.C_CALLBACKS]), "frames": frames, "seconds": frames * ns_per_frame * 1e-9,
+            "xruns": xruns, "lost_frames": int(c[shared.C_LOST_FRAMES]),
+            "longest_cycle_ms": float(c[shared.C_MAX_GAP] * 1e-6),
+            "dsp_load": {"mean": float(c[shared.C_BUSY] / (frames * ns_per_frame)) if frames else 0.0,
+                         "p99": float(np.percentile(loads, 99)) if loads.size else 0.0,
+                         "max": float(c[shared.C_MAX_BUSY] / (self.block_size * ns_per_frame))},
+            "peaks": {"input": float(s.peaks[0]), "output": float(s.peaks[1])},
+            "muted_blocks": {"non_finite_input": counters["muted_bad_input"],
+                             "non_finite_output": counters["muted_bad_output"]},
+            "limited_samples": counters["limited_samples"],
+            "model": self.chain.current, "bypassed": self.chain.bypassed, "changes": self.chain.changes,
+            "requests": int(c[shared.C_REQUESTS]),
+        }
 
     def describe_model(self):
         return f"{self.chain.current + 1}:{self.chain.processors[self.chain.current].model.name}"
 
     def status_line(self):
         """The once-a-second line: DSP load, xruns, levels, model, R and method."""
-        loads = self.loads(self._reported_callbacks)
-        self._reported_callbacks = self.callbacks
-        peak_in, peak_out = self.chain.take_levels()
+        rows, peaks, end = self.chain.shared.ring_rows(self._reported_callbacks)
+        self._reported_callbacks = end
+        loads = self._loads_of(rows)
+        peak_in, peak_out = (float(peaks[:, 0].max()), float(peaks[:, 1].max())) if len(peaks) else (0.0, 0.0)
         counters = self.chain.counters()
         processor = self.chain.processors[self.chain.current]
         mean = 100 * loads.mean() if loads.size else 0.0
         peak = 100 * loads.max() if loads.size else 0.0
         muted = counters["muted_bad_input"] + counters["muted_bad_output"]
-        return (f"DSP {mean:4.1f}% (max {peak:4.1f}%) | xruns {sum(self.xruns.values())} | "
+        xruns = int(self.chain.shared.counters[shared.C_XRUN_BLOCKS])
+        return (f"DSP {mean:4.1f}% (max {peak:4.1f}%) | xruns {xruns} | "
                 f"in {_dbfs(peak_in)} out {_dbfs(peak_out)} | {'[bypass] ' if self.chain.bypassed else ''}"
                 f"{self.describe_model()} | R {processor.ratio:.4f} {processor.interpolation}"
                 + (f" | muted {muted}" if muted else ""))
 
     def summary(self):
         """The closing report (a list of lines)."""
-        loads = self.loads(0)
-        counters = self.chain.counters()
-        seconds = self.callbacks * self._block_seconds
-        lines = [f"played {seconds:.1f} s: {self.callbacks} blocks of {self.block_size} at {self.sample_rate:g} Hz"]
-        if loads.size:
-            lines.append(f"DSP load: mean {100 * loads.mean():.1f}%, p99 {100 * np.percentile(loads, 99):.1f}%, "
-                         f"max {100 * loads.max():.1f}%")
-        flags = ", ".join(f"{k} {v}" for k, v in self.xruns.items() if v)
-        lines.append(f"xruns: {sum(self.xruns.values())}" + (f" ({flags})" if flags else ""))
-        lines.append(f"muted blocks: {counters['muted_bad_input']} (non-finite input), "
-                     f"{counters['muted_bad_output']} (non-finite model output, state reset)")
+        stats = self.stats()
+        lines = [f"played {stats['seconds']:.1f} s: {stats['callbacks']} blocks of {self.block_size} at "
+                 f"{self.sample_rate:g} Hz"]
+        if stats["callbacks"]:
+            load = stats["dsp_load"]
+            lines.append(f"DSP load: mean {100 * load['mean']:.1f}%, p99 {100 * load['p99']:.1f}%, "
+                         f"max {100 * load['max']:.1f}%")
+        xruns = stats["xruns"]
+        flags = ", ".join(f"{name} {xruns[name]}" for name, _ in shared.XRUN_FLAGS if xruns[name])
+        lines.append(f"xruns: {xruns['total']} (status flags {xruns['status_flags']}"
+                     + (f": {flags}" if flags else "") + f"; timing gaps {xruns['timing_gaps']})")
+        muted = stats["muted_blocks"]
+        lines.append(f"muted blocks: {muted['non_finite_input']} (non-finite input), "
+                     f"{muted['non_finite_output']} (non-finite model output, state reset)")
         if self.config.limiter:
-            lines.append(f"limiter: {counters['limited_samples']} sample(s) turned down")
+            lines.append(f"limiter: {stats['limited_samples']} sample(s) turned down")
         return lines
+
+    # -- the interactive loop (engine-live) --------------------------------------------------------------
 
     def run(self, duration=None, keys=None, status_stream=sys.stdout, status_interval=1.0, stop_event=None,
             on_started=None):
-        """Play until ``duration`` s pass, 'q' is pressed, Ctrl-C, or ``stop_event`` is set.
+        """Play until ``duration`` s pass, 'q' is pressed, Ctrl-C, or ``stop_event`` is set; then close.
 
         Parameters
         ----------
@@ -262,7 +437,7 @@ class LiveSession:
             try:
                 on_started()
             except BaseException:
-                self.stop()
+                self.close()
                 raise
         deadline = None if duration is None else time.monotonic() + duration
         watchdog = max(1.0, 20 * self._block_seconds)
@@ -278,13 +453,14 @@ class LiveSession:
                 if key == "q":
                     break
                 if key == "b":
-                    self.chain.set_bypass(not self.chain.bypassed)
-                elif key is not None and key in "123456789" and int(key) <= len(self.chain.processors):
-                    self.chain.select_model(int(key) - 1)
+                    self.bypass(not self.chain.shared.request[shared.R_BYPASS])  # what was last asked
+                elif key is not None and key in "123456789" and int(key) <= len(self.models):
+                    self.switch(int(key) - 1)
                 if not self.stream.active:
                     raise DeviceLost("the audio stream stopped")
-                if self.callbacks != seen:
-                    seen, last_progress = self.callbacks, now
+                callbacks = self.callbacks
+                if callbacks != seen:
+                    seen, last_progress = callbacks, now
                 elif now - last_progress > watchdog + (2.0 if seen == 0 else 0.0):
                     raise DeviceLost(f"no audio for {now - last_progress:.1f} s")
                 if now - last_status >= status_interval:
@@ -297,12 +473,21 @@ class LiveSession:
             self.abandoned = True  # closing a stream whose server died blocks forever
             say(("\n" if interactive else "") + f"engine-live: error: {exc}: the device or audio server went away")
             code = 3
-        self.stop()
+        self.close()
         if interactive:
             say("")
         for line in self.summary():
             say(line)
         return code
+
+
+def _close_dropped(stream, chain):
+    """Close the stream of a session dropped while open (chain: kept alive until the stream is closed)."""
+    try:
+        stream.stop()
+        stream.close()
+    except Exception:  # at interpreter exit PortAudio may already be gone
+        pass
 
 
 def _dbfs(value):
