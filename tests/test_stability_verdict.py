@@ -243,7 +243,7 @@ def test_a_conditioned_model_is_never_linearised_at_a_hidden_default():
     assert knob_values(model) == [0.5, 0.5]
 
 
-def test_processor_set_controls_and_engine_info_all_follow_the_one_verdict(monkeypatch, capsys):
+def test_processor_set_controls_and_engine_info_all_follow_the_one_verdict(monkeypatch, capsys, shared_fixtures):
     """Make the rule call cubic unstable everywhere: every caller must replace it, and say the same."""
     real = stability.verdict
 
@@ -260,7 +260,7 @@ def test_processor_set_controls_and_engine_info_all_follow_the_one_verdict(monke
     assert processor.interpolation == "lagrange5" and processor.stability.verdict("cubic").radius == 1.5
     with pytest.warns(engine.StabilityWarning, match="running lagrange5 instead"):
         processor.set_controls([0.7])  # a checked verdict: judged again at the new knob values
-    nam = str(REPO.parent / "shared" / "fixtures" / "nam" / "lstm_1x3.nam")
+    nam = str(shared_fixtures / "nam" / "lstm_1x3.nam")
     assert info_main([nam, "--rate", "96000"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"cubic +UNSTABLE, spectral radius 1\.5000 \(limit 0\.9900\); runs lagrange5 instead", out), out
