@@ -258,7 +258,7 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
     import soundfile
 
     from ..audiofile import read_clip
-    from .virtual import JackDummyServer, resample
+    from .virtual import VIRTUAL_PERIOD, JackDummyServer, resample
 
     if not config.demo_clip:
         raise ConfigError(f"{config.source}: --virtual needs a demo_clip to play (a path relative to the config)")
@@ -267,7 +267,7 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
     clip = resample(clip, clip_rate, rate)
     lead_in = int(lead_in_seconds * rate)
     signal = np.concatenate([np.zeros(lead_in, np.float32), clip])
-    period = config.block_size
+    period = max(VIRTUAL_PERIOD, config.block_size)
     max_lag = max(4 * period, 256)  # the round trip is two periods; leave room
     stop = stop if stop is not None else StopRequest()
 
@@ -276,8 +276,8 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
             print(text, file=status_stream, flush=True)
 
     server = JackDummyServer(rate, period)
-    say(f"virtual interface: JACK dummy server {server.name!r} at {rate} Hz, period {period} (one engine block "
-        f"per cycle); playing {os.path.basename(config.demo_clip)} ({len(clip) / rate:.1f} s) through the engine")
+    say(f"virtual interface: JACK dummy server {server.name!r} at {rate} Hz, period {period} "
+        f"({period // config.block_size} engine block(s) per cycle); playing {os.path.basename(config.demo_clip)} ({len(clip) / rate:.1f} s) through the engine")
     # Compile the chain's kernels for this rate and block now, while nothing is started that a
     # Ctrl-C would have to stop (the session's own preparation is then quick; see play_through).
     LiveChain(config.replace(sample_rate=rate, input_channel=1), load_models(config), rate, 1,
