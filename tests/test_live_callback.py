@@ -499,3 +499,55 @@ def test_the_session_api_lifecycle_on_a_real_stream(jack_server):
         assert stream._ptr == sounddevice()._ffi.NULL, "a dropped session left its stream running"
     finally:
         os.unlink(path)
+
+
+class _StreamSpy:
+    """Stands in for a session's sounddevice stream: records every call made with it."""
+
+    def __init__(self, stream):
+        self.stream, self.calls = stream, []
+
+    def __getattr__(self, name):
+        self.calls.append(name)
+        return getattr(self.stream, name)
+
+
+def test_a_session_outlived_by_a_portaudio_shutdown_never_calls_portaudio_with_its_old_stream(jack_server):
+    """A failed live test's session survives the fixture's PortAudio shutdown; the next test restarts PortAudio.
+
+    Pa_Terminate closed and freed that session's stream: stopping or closing it afterwards (close,
+    start, or the finalizer of a dropped session) would hand PortAudio a freed pointer, which after
+    the restart may be another stream's. The session must notice and open a new stream instead.
+    """
+    import gc
+    import weakref
+
+    from engine.live import devices, jack_device
+
+    device = jack_device()
+    config = load_config(REPO / "configs/guitar.yaml").replace(
+        input_device=device, output_device=device, sample_rate=RATE, block_size=BLOCK).with_models(LSTM8)
+    survivor = engine.LiveSession(config).open()
+    survivor.start()
+    dropped = engine.LiveSession(config).open()
+    dropped.start()
+    time.sleep(0.2)
+    devices.terminate_portaudio()  # what the live fixtures' teardown does
+    devices.reinitialize_portaudio()  # the next test
+    spy = survivor.stream = _StreamSpy(survivor.stream)
+    dropped_spy = dropped.stream = _StreamSpy(dropped.stream)
+    # Its finalizer holds the raw stream: re-arm it with the spy in its place to see its calls.
+    _, close_dropped, arguments, _ = dropped._finalizer.detach()
+    dropped._finalizer = weakref.finalize(dropped, close_dropped, dropped_spy, *arguments[1:])
+    del dropped
+    gc.collect()
+    assert dropped_spy.calls == [], f"a dropped session called {dropped_spy.calls} on a stream PortAudio had freed"
+    try:
+        callbacks = survivor.stats()["callbacks"]
+        survivor.start()  # opens a new stream under the new PortAudio
+        assert spy.calls == [], f"start() called {spy.calls} on a stream PortAudio had freed"
+        time.sleep(0.3)
+        assert survivor.stats()["callbacks"] > callbacks + 50
+    finally:
+        assert survivor.close()
+    assert spy.calls == [] and survivor.stream is None

@@ -4,6 +4,15 @@ from ..errors import DeviceError
 from .quiet import quiet_stderr
 
 _sounddevice = None  # the module once imported (importing it initialises PortAudio)
+#: How many times PortAudio has been shut down in this process. A stream belongs to the
+#: PortAudio it was opened under: Pa_Terminate closes and frees it, and a later call with its
+#: pointer (stop, close) would reach freed memory, worse so once PortAudio runs again.
+_generation = 0
+
+
+def portaudio_generation():
+    """The number of PortAudio shutdowns so far: a stream opened under an older one no longer exists."""
+    return _generation
 
 
 def sounddevice():
@@ -27,16 +36,20 @@ def sounddevice():
 
 def reinitialize_portaudio():
     """Make PortAudio rescan devices, e.g. after an audio server was started or replaced."""
+    global _generation
     sd = sounddevice()
     with quiet_stderr():
         if sd._initialized:
+            _generation += 1
             sd._terminate()
         sd._initialize()
 
 
 def terminate_portaudio():
     """Shut PortAudio down (needed before stopping a JACK server it is connected to)."""
+    global _generation
     if _sounddevice is not None and _sounddevice._initialized:
+        _generation += 1
         with quiet_stderr():
             _sounddevice._terminate()
 
@@ -48,9 +61,11 @@ def abandon_portaudio():
     handler, which calls it); without them the process exits normally. PortAudio is not
     usable in this process afterwards.
     """
+    global _generation
     if _sounddevice is not None and _sounddevice._initialized:
         import atexit
 
+        _generation += 1
         atexit.unregister(_sounddevice._exit_handler)
         _sounddevice._initialized = 0  # so terminate_portaudio and sounddevice's own checks leave it be
 

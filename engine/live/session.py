@@ -32,6 +32,7 @@ import numpy as np
 from . import shared
 from ..errors import ArgumentError, DeviceError
 from .chain import LiveChain, load_models
+from . import devices
 from .devices import resolve_device, sounddevice
 
 POLL_SECONDS = 0.1  # how often the controlling thread wakes for keys, status and the watchdog
@@ -146,8 +147,13 @@ class LiveSession:
         # PortAudio holds only raw addresses into the chain's arrays: if this session is dropped
         # without close(), the stream is closed before that memory can be freed (the finalizer
         # holds both until then; it also runs at interpreter exit, before PortAudio's own).
-        self._finalizer = weakref.finalize(self, _close_dropped, self.stream, self.chain)
+        self._generation = devices.portaudio_generation()
+        self._finalizer = weakref.finalize(self, _close_dropped, self.stream, self.chain, self._generation)
         return self
+
+    def _stream_gone(self):
+        """Whether PortAudio was shut down since the stream opened (which closed and freed it)."""
+        return devices.portaudio_generation() != self._generation
 
     def _open_stream(self, sd, device, rate, channels):
         """The PortAudio stream, its callback the compiled one and its userData the chain's header."""
@@ -157,7 +163,9 @@ class LiveSession:
                               userdata=sd._ffi.cast("void *", self.chain.userdata), wrap_callback=None)
 
     def start(self):
-        """Start the stream (opening the session first if needed)."""
+        """Start the stream (opening the session first if needed, or again if PortAudio was shut down since)."""
+        if self.stream is not None and self._stream_gone() and not self.abandoned:
+            self._forget_stream()
         if self.stream is None:
             self.open()
         # A stop and start is not a late host cycle: the gap detector starts afresh (the
@@ -177,7 +185,15 @@ class LiveSession:
             return True
         if self.abandoned:
             return False
+        if self._stream_gone():
+            self._forget_stream()
+            return True
         return self._in_time(self.stream.stop, timeout)
+
+    def _forget_stream(self):
+        """Drop a stream that PortAudio's shutdown already closed, without calling PortAudio with it."""
+        self.stream = None
+        self._finalizer.detach()
 
     def close(self, timeout=2.0):
         """Stop and close the stream; give up after ``timeout`` s if the device hangs.
@@ -190,6 +206,9 @@ class LiveSession:
             True if the stream closed; False if it hung or was abandoned (device or server gone).
         """
         if self.stream is None:
+            return True
+        if self._stream_gone() and not self.abandoned:
+            self._forget_stream()
             return True
         stream, self.stream = self.stream, None
         self._finalizer.detach()
@@ -481,8 +500,14 @@ class LiveSession:
         return code
 
 
-def _close_dropped(stream, chain):
-    """Close the stream of a session dropped while open (chain: kept alive until the stream is closed)."""
+def _close_dropped(stream, chain, generation):
+    """Close the stream of a session dropped while open (chain: kept alive until the stream is closed).
+
+    Not if PortAudio was shut down since it opened: that closed the stream already, and its
+    pointer may by now belong to another stream of a PortAudio started again.
+    """
+    if devices.portaudio_generation() != generation:
+        return
     try:
         stream.stop()
         stream.close()
