@@ -340,6 +340,32 @@ def test_a_killed_engine_server_leaves_no_registration_for_the_next_start():
     assert names[1] not in registered_servers()
 
 
+def test_a_dead_clients_semaphore_of_an_engine_server_gone_is_cleared_and_no_one_elses():
+    """A killed engine leaves its JACK client's semaphore file after its server unregistered; the next start clears it."""
+    _needs_jack()
+    from engine.live.virtual import JackDummyServer
+
+    uid = os.getuid()
+    orphan = f"/dev/shm/jack_sem.{uid}_engine-orphan-{os.getpid()}_PortAudio"
+    foreign = f"/dev/shm/jack_sem.{uid}_someone-elses-{os.getpid()}_client"
+    for path in (orphan, foreign):
+        with open(path, "wb") as handle:
+            handle.write(bytes(32))
+    try:
+        server = JackDummyServer(48000, name=f"engine-next-{os.getpid()}").start()
+        try:
+            assert not os.path.exists(orphan), "the orphaned semaphore of a gone engine server was left"
+            assert os.path.exists(foreign), "another program's semaphore was removed"
+            assert shm_files_of(server.name), "the running server's own files must stay"
+        finally:
+            server.stop()
+            server.remove_log()
+    finally:
+        for path in (orphan, foreign):
+            if os.path.exists(path):
+                os.unlink(path)
+
+
 LIVE_EXPECTED = {
     "q": (0, []),
     "sigint": (130, [r"engine-live: interrupted"]),

@@ -139,7 +139,30 @@ def clear_stale_registrations(prefix=SERVER_PREFIX, name=None):
     for server in cleared:
         for leftover in leftovers(server):
             _unlink(leftover)
+    _clear_orphaned_semaphores(prefix, name)
     return cleared
+
+
+def _clear_orphaned_semaphores(prefix, name):
+    """Remove client semaphores of engine servers that are no longer registered at all.
+
+    A client that dies without closing (a crashed or killed engine) leaves its semaphore file
+    ``jack_sem.<uid>_<server>_<client>`` even after its server unregistered cleanly. Engine server
+    names hold no underscore, so the server's name is the text up to the next one.
+    """
+    live = {server for server, _, running in registrations() if running}
+    start = f"jack_sem.{os.getuid()}_"
+    try:
+        entries = os.listdir("/dev/shm")
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.startswith(start):
+            continue
+        server = entry[len(start):].split("_", 1)[0]
+        wanted = server == name if name is not None else server.startswith(prefix)
+        if wanted and server not in live:
+            _unlink(os.path.join("/dev/shm", entry))
 
 
 def leftovers(name):
