@@ -1,23 +1,28 @@
-"""Xruns of the live engine beside a C pass-through client's, under load, on a JACK dummy server.
+"""Xruns of the live engine beside a C pass-through client's, under load, in the same JACK server at the same time.
 
 For each JACK period (the engine's block size is set to the same) this starts a private
-``jackd -d dummy`` at --rate, opens an engine.LiveSession on it (LSTM-40 by default) and, in the
-same server at the same time, jackd2's C example client ``jack_thru``. It first measures the
-callback's DSP load for --quiet-seconds with nothing else added; then it starts --burners
-CPU-bound processes (``python -c 'while 1: pass'``) and a thread in this (the session's) process
-that allocates Python objects nonstop (cyclic garbage, so the collector runs), lets everything
-settle for 2 s and counts for --seconds:
+``jackd -d dummy`` at --rate, and in it an engine.LiveSession (LSTM-40 by default) and jackd2's C
+example client ``jack_thru``. It first measures the callback's DSP load for --quiet-seconds with
+nothing else running; then it starts --burners CPU-bound processes (``python -c 'while 1: pass'``)
+and a thread in this (the session's) process that allocates Python objects nonstop (cyclic
+garbage, so the collector runs), and counts for --seconds in all:
 
-- engine: callbacks PortAudio flagged (statusFlags), timing gaps (audio missing against the
-  callback's own clock: engine.live.callback), frames lost, and the server's "client =
-  PortAudio was not finished" lines;
+- engine: the server's "client = engine was not finished" lines (the engine's JACK client was
+  late in the cycle; "PortAudio" with --audio-api portaudio), and its own signs: callbacks PortAudio flagged (statusFlags), timing gaps
+  (audio missing against the callback's clock: engine.live.callback) and frames lost;
 - jack_thru: the server's "client = jack_thru was not finished" lines;
 - the server's own timer woken later than one period (a stall of the whole machine).
 
-Both clients run in the same server cycles under the same load, so their counts compare
-directly: the C client's is this machine's floor. Results go to benchmarks/results/live_xruns.json.
+Both clients run in the same server cycles under the same load, so the C client's count is this
+machine's floor. The client that registers first is woken first each cycle and is measured
+late several times as often as the second (two jack_thru in one server: 43/4, 2/2, 30/2 in 20 s),
+and the load of a shared machine changes from second to second; so the counted time is cut into
+--segments pieces that alternate the registration order (the session's PortAudio client and
+jack_thru are re-registered between pieces), and each client spends half of the time in each
+position, spread over the same minute.
 
-Usage: python benchmarks/live_xruns.py [--seconds 60] [--periods 128 64] [--model PATH] [--burners 2]
+Usage: python benchmarks/live_xruns.py [--seconds 60] [--periods 128 64] [--segments 12] [--model PATH]
+Writes benchmarks/results/live_xruns.json; tests/test_live.py runs ``measure`` for its load test.
 """
 
 import argparse
@@ -34,10 +39,14 @@ import time
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
+if REPO not in sys.path:
+    sys.path.insert(0, REPO)
 
+LSTM40 = os.path.join(REPO, "tests/fixtures/torch/lstm_1x40_in1_skip1.guitarml.json")
 NOT_FINISHED = re.compile(r"client = (.+?) was not finished")
 TIMER_LATE = re.compile(r"JackTimedDriver::Process XRun = (\d+) usec")
+#: Seconds each re-registered pair runs before counting starts (PortAudio's stream start, jack_thru's connect).
+SETTLE_SECONDS = 0.5
 
 
 def churn(stop):
@@ -49,190 +58,238 @@ def churn(stop):
         del junk
 
 
-def server_counts(log_lines, period_us):
+def late_clients(log_lines):
+    """{client name: "was not finished" lines} in the server's log lines."""
     late = {}
     for line in log_lines:
         match = NOT_FINISHED.search(line)
         if match:
             late[match[1]] = late.get(match[1], 0) + 1
-    timer = [int(m[1]) for m in (TIMER_LATE.search(line) for line in log_lines) if m]
-    return late, sum(us > period_us for us in timer)
+    return late
 
 
-def thread_faults(pid):
-    """{tid: (minor, major) page faults} of the real-time (SCHED_FIFO/RR) threads of process ``pid``."""
-    faults = {}
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            fields = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[38]) in (1, 2):  # policy: SCHED_FIFO, SCHED_RR
-            faults[int(tid)] = (int(fields[7]), int(fields[9]))
-    return faults
+def timer_late(log_lines, period_us):
+    """How many times the server's own timer woke more than a period late."""
+    return sum(int(m[1]) > period_us for m in (TIMER_LATE.search(line) for line in log_lines) if m)
 
 
 def load_figures(loads):
-    return {"mean": float(loads.mean()), "p99": float(np.percentile(loads, 99)), "max": float(loads.max()),
-            "max_at_callback": int(np.argmax(loads))} if loads.size else None
+    """Mean, 99th percentile and maximum of per-callback DSP loads (None if there are none)."""
+    return {"mean": float(loads.mean()), "p99": float(np.percentile(loads, 99)),
+            "max": float(loads.max())} if loads.size else None
 
 
-def run(period, args, thru_first):
+class _Thru:
+    """jackd2's C pass-through client, started and stopped."""
+
+    def __init__(self, env):
+        self.process = subprocess.Popen(["jack_thru"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # registered once its ports exist
+            ports = subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout
+            if "jack_thru:" in ports:
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"jack_thru exited with code {self.process.returncode}")
+            time.sleep(0.05)
+        raise RuntimeError("jack_thru did not register within 10 s")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def measure(period, seconds=60.0, segments=12, rate=48000, model=LSTM40, burners=2, churn_in_process=True,
+            quiet_seconds=5.0, progress=None, audio_api="jack"):
+    """Count late cycles of the engine and of jack_thru in one JACK dummy server under load.
+
+    Parameters
+    ----------
+    period : int
+        JACK period and engine block size, frames.
+    seconds : float
+        Counted seconds in all, cut into ``segments`` pieces alternating the registration order.
+    segments : int
+        Even: half the pieces register the engine first, half jack_thru first.
+    rate : int
+    model : str
+        The model file the session plays.
+    burners : int
+        CPU-bound processes running while counting.
+    churn_in_process : bool
+        Whether a thread of this process allocates Python objects nonstop while counting.
+    quiet_seconds : float
+        Seconds of DSP load measured before the load starts (engine and jack_thru only).
+    progress : callable, optional
+        Called with a line of text after each piece.
+    audio_api : str
+        "jack": the session is a native JACK client (what engine-live --virtual runs);
+        "portaudio": it goes through PortAudio's JACK host API.
+
+    Returns
+    -------
+    dict
+        ``engine_late`` / ``thru_late`` (the server's "not finished" lines, totals and per order),
+        the engine's own counters (``status_flags``, ``timing_gaps``, ``lost_frames``),
+        ``server_timer_late``, ``dsp_load_quiet`` / ``dsp_load_loaded``, ``gc_collections``.
+
+    Raises
+    ------
+    RuntimeError
+        If jack_thru cannot run; DeviceError if the server or PortAudio cannot.
+    """
     import engine
     from engine.config import load_config
     from engine.live import devices, jack_device, shared
     from engine.live.virtual import JackDummyServer
 
-    server = JackDummyServer(args.rate, period, name=f"engine-xrun-bench-{os.getpid()}-{period}").start()
-    env = {**os.environ, **server.environment()}
+    if segments < 2 or segments % 2:
+        raise ValueError("segments must be even and at least 2")
+    server = JackDummyServer(rate, period, name=f"engine-xruns-{os.getpid()}-{period}").start()
+    saved = {key: os.environ.get(key) for key in server.environment()}
     os.environ.update(server.environment())
-    helpers = []
-    stop = threading.Event()
-    session = None
-    def start_thru():
-        thru = subprocess.Popen(["jack_thru"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                stdin=subprocess.DEVNULL)
-        helpers.append(thru)
-        time.sleep(1.0)
-        return thru
-
+    env = dict(os.environ)
+    helpers, stop = [], threading.Event()
+    session = thru = None
+    client = engine.LiveSession.JACK_CLIENT if audio_api == "jack" else "PortAudio"
+    result = {"audio_api": audio_api, "period": period, "rate": rate, "seconds": seconds, "segments": segments, "burners": burners,
+              "churn": churn_in_process, "engine_late": {"engine first": 0, "jack_thru first": 0},
+              "thru_late": {"engine first": 0, "jack_thru first": 0}, "status_flags": 0, "timing_gaps": 0,
+              "lost_frames": 0, "server_timer_late": 0, "other_late_clients": {}}
+    loaded = []
     try:
-        # The client that registers first with the server (PortAudio registers when it is
-        # initialised) is woken first each cycle, and measured late several times as often as
-        # the second (two jack_thru in one server: 43/4, 2/2, 30/2 in 20 s): hence both orders.
-        thru = start_thru() if thru_first else None
-        devices.reinitialize_portaudio()
-        device = jack_device()
-        config = load_config(os.path.join(REPO, "configs/guitar.yaml")).with_models(args.model).replace(
-            input_device=device, output_device=device, sample_rate=args.rate, block_size=period)
+        device = None
+        if audio_api == "portaudio":
+            devices.reinitialize_portaudio()
+            device = jack_device()
+        config = load_config(os.path.join(REPO, "configs/guitar.yaml")).with_models(model).replace(
+            input_device=device, output_device=device, sample_rate=rate, block_size=period, interpolation="linear",
+            audio_api=audio_api)
         session = engine.LiveSession(config).open()
         session.start()
-        thru = thru or start_thru()
-        time.sleep(2.0)
-        # Quiet: only the two clients.
+        thru = _Thru(env)
+        time.sleep(SETTLE_SECONDS)
         mark = session.callbacks
-        time.sleep(args.quiet_seconds)
-        quiet = load_figures(session.loads(mark))
-        # Loaded: CPU-bound processes, and allocation churn in this process.
-        for _ in range(args.burners):
+        time.sleep(quiet_seconds)
+        result["dsp_load_quiet"] = load_figures(session.loads(mark))
+        for _ in range(burners):
             helpers.append(subprocess.Popen([sys.executable, "-c", "while 1: pass"], stdin=subprocess.DEVNULL))
         churner = threading.Thread(target=churn, args=(stop,), daemon=True)
-        if args.churn:
+        if churn_in_process:
             churner.start()
-        time.sleep(2.0)
-        log_mark = len(server.log().splitlines())
-        before = session.chain.shared.counters.copy()
         collections = sum(g["collections"] for g in gc.get_stats())
-        mark = session.callbacks
-        faults_before = thread_faults(os.getpid()), thread_faults(thru.pid)
-        time.sleep(args.seconds)
-        after = session.chain.shared.counters.copy()
-        faults_after = thread_faults(os.getpid()), thread_faults(thru.pid)
-        faults = [{tid: (after_[tid][0] - before_.get(tid, (0, 0))[0], after_[tid][1] - before_.get(tid, (0, 0))[1])
-                   for tid in after_} for before_, after_ in zip(faults_before, faults_after)]
-        loaded = load_figures(session.loads(mark))
-        collections = sum(g["collections"] for g in gc.get_stats()) - collections
-        if args.show_threads:
-            print(subprocess.run(["ps", "-L", "-o", "tid,cls,rtprio,pri,psr,comm", "-p", str(os.getpid())],
-                                 capture_output=True, text=True).stdout)
-            print(subprocess.run(["ps", "-L", "-o", "tid,cls,rtprio,pri,psr,comm", "-p", str(thru.pid)],
-                                 capture_output=True, text=True).stdout)
-        stop.set()
-        if args.churn:
-            churner.join(10)
-        log_lines = server.log().splitlines()[log_mark:]
+        for piece in range(segments):
+            thru_first = piece % 2 == 1
+            order = "jack_thru first" if thru_first else "engine first"
+            session.close()
+            thru.stop()
+            thru = _Thru(env) if thru_first else None
+            if audio_api == "portaudio":
+                devices.reinitialize_portaudio()  # PortAudio's JACK client registers now
+            session.open()  # a native client registers now
+            session.start()
+            thru = thru or _Thru(env)
+            time.sleep(SETTLE_SECONDS)
+            log_mark = len(server.log().splitlines())
+            before = session.chain.shared.counters.copy()
+            mark = session.callbacks
+            time.sleep(seconds / segments)
+            after = session.chain.shared.counters.copy()
+            loaded.append(session.loads(mark))
+            lines = server.log().splitlines()[log_mark:]
+            late = late_clients(lines)
+            result["engine_late"][order] += late.pop(client, 0)
+            result["thru_late"][order] += late.pop("jack_thru", 0)
+            for name, count in late.items():
+                result["other_late_clients"][name] = result["other_late_clients"].get(name, 0) + count
+            result["server_timer_late"] += timer_late(lines, 1e6 * period / rate)
+            delta = after - before
+            result["status_flags"] += int(delta[shared.C_FLAGGED])
+            result["timing_gaps"] += int(delta[shared.C_GAPS])
+            result["lost_frames"] += int(delta[shared.C_LOST_FRAMES])
+            if progress is not None:
+                progress(f"  piece {piece + 1}/{segments} ({order}): engine late "
+                         f"{sum(result['engine_late'].values())}, jack_thru late {sum(result['thru_late'].values())}")
+        result["gc_collections"] = sum(g["collections"] for g in gc.get_stats()) - collections
     finally:
         stop.set()
-        for helper in reversed(helpers):
-            if helper.poll() is None:
-                helper.terminate()
-                try:
-                    helper.wait(5)
-                except subprocess.TimeoutExpired:
-                    helper.kill()
-                    helper.wait()
+        for helper in helpers:
+            helper.terminate()
+            helper.wait()
+        if thru is not None:
+            thru.stop()
         if session is not None:
             session.close()
-        from engine.live import devices as _devices
-
-        _devices.terminate_portaudio()  # before the server stops
+        devices.terminate_portaudio()  # before the server stops
         server.stop()
         server.remove_log()
-    late, timer_late = server_counts(log_lines, 1e6 * period / args.rate)
-    delta = after - before
-    return {"period": period, "block": period, "seconds": args.seconds, "burners": args.burners,
-            "gc_collections": collections,
-            "realtime_thread_page_faults": {"engine": list(faults[0].values()), "jack_thru": list(faults[1].values())},
-            "engine": {"status_flags": int(delta[shared.C_FLAGGED]), "timing_gaps": int(delta[shared.C_GAPS]),
-                       "lost_frames": int(delta[shared.C_LOST_FRAMES]),
-                       "xrun_callbacks": int(delta[shared.C_XRUN_BLOCKS]),
-                       "server_not_finished": late.get("PortAudio", 0), "dsp_load_loaded": loaded,
-                       "dsp_load_quiet": quiet},
-            "jack_thru": {"server_not_finished": late.get("jack_thru", 0)},
-            "server_timer_late_over_a_period": timer_late, "other_late_clients": {
-                k: v for k, v in late.items() if k not in ("PortAudio", "jack_thru")}}
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    result["engine_late_total"] = sum(result["engine_late"].values())
+    result["thru_late_total"] = sum(result["thru_late"].values())
+    result["dsp_load_loaded"] = load_figures(np.concatenate(loaded)) if loaded else None
+    return result
 
 
-def total(rows, *path):
-    value = 0
-    for row in rows:
-        item = row
-        for key in path:
-            item = item[key]
-        value += item
-    return value
+def describe(result):
+    """The printable lines of one measure() result."""
+    r = result
+    quiet, loaded = r["dsp_load_quiet"], r["dsp_load_loaded"]
+    return [
+        f"period {r['period']} ({1e3 * r['period'] / r['rate']:.2f} ms), engine block {r['period']} "
+        f"({'native JACK client' if r['audio_api'] == 'jack' else 'through PortAudio'}), {r['seconds']:g} s "
+        f"in {r['segments']} pieces alternating the registration order, {r['burners']} CPU-bound processes"
+        + (" + allocation churn in the session's process" if r["churn"] else ""),
+        f"  late in the server's cycle ('client = ... was not finished'): engine {r['engine_late_total']} "
+        f"({r['engine_late']['engine first']} registered first + {r['engine_late']['jack_thru first']} second), "
+        f"jack_thru (C) {r['thru_late_total']} ({r['thru_late']['jack_thru first']} first + "
+        f"{r['thru_late']['engine first']} second)",
+        f"  the engine's own signs: status flags {r['status_flags']}, timing gaps {r['timing_gaps']}, "
+        f"{r['lost_frames']} frames lost (a late client costs every client the cycle); server timer late by "
+        f"> 1 period: {r['server_timer_late']}; gc runs {r.get('gc_collections', 0)}",
+        f"  DSP load (callback time / block time), quiet: mean {100 * quiet['mean']:.1f}% p99 {100 * quiet['p99']:.1f}% "
+        f"max {100 * quiet['max']:.1f}%; loaded: mean {100 * loaded['mean']:.1f}% p99 {100 * loaded['p99']:.1f}% "
+        f"max {100 * loaded['max']:.1f}%",
+    ]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=60, help="counted seconds per period, split over both orders")
-    parser.add_argument("--quiet-seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=60, help="counted seconds per period (default 60)")
+    parser.add_argument("--segments", type=int, default=12, help="pieces alternating the registration order")
+    parser.add_argument("--quiet-seconds", type=float, default=5)
     parser.add_argument("--rate", type=int, default=48000)
     parser.add_argument("--periods", type=int, nargs="+", default=[128, 64])
     parser.add_argument("--burners", type=int, default=2)
     parser.add_argument("--no-churn", dest="churn", action="store_false", help="no allocation churn in this process")
-    parser.add_argument("--show-threads", action="store_true", help="print the scheduling class of every thread")
-    parser.add_argument("--model", default=os.path.join(REPO, "tests/fixtures/torch/lstm_1x40_in1_skip1.guitarml.json"))
+    parser.add_argument("--model", default=LSTM40)
+    parser.add_argument("--audio-api", choices=("jack", "portaudio"), default="jack",
+                        help="the session as a native JACK client (default, as engine-live --virtual) or through "
+                             "PortAudio's JACK host API")
+    parser.add_argument("--verbose", action="store_true", help="a line after every piece")
     args = parser.parse_args()
-    for tool in ("jackd", "jack_thru"):
+    for tool in ("jackd", "jack_thru", "jack_lsp"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found: apt-get install --no-install-recommends jackd2")
-    print(f"load average before: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} "
-          f"({os.cpu_count()} CPUs); other JACK servers running: "
-          f"{subprocess.run(['pgrep', '-c', 'jackd'], capture_output=True, text=True).stdout.strip() or 0}", flush=True)
-    whole = args.seconds
-    args.seconds = whole / 2
+    load = os.getloadavg()
+    print(f"load average before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} CPUs)", flush=True)
     results = []
     for period in args.periods:
-        rows = [run(period, args, thru_first) for thru_first in (False, True)]
-        for row, order in zip(rows, ("engine registered first", "jack_thru registered first")):
-            row["order"] = order
-        results += rows
-        quiet = rows[0]["engine"]["dsp_load_quiet"]
-        loaded = [row["engine"]["dsp_load_loaded"] for row in rows]
-        print(f"period {period} ({1e3 * period / args.rate:.2f} ms), engine block {period}, {whole:g} s "
-              f"({whole / 2:g} s in each registration order) with {args.burners} CPU-bound processes"
-              + (" + allocation churn in the session's process" if args.churn else ""), flush=True)
-        print(f"  late in the server's cycle (its log: 'client = ... was not finished'): engine "
-              f"{total(rows, 'engine', 'server_not_finished')} "
-              f"({' + '.join(str(r['engine']['server_not_finished']) for r in rows)}), jack_thru (C) "
-              f"{total(rows, 'jack_thru', 'server_not_finished')} "
-              f"({' + '.join(str(r['jack_thru']['server_not_finished']) for r in rows)})", flush=True)
-        print(f"  the engine's own count: {total(rows, 'engine', 'xrun_callbacks')} host cycles with an xrun sign "
-              f"(status flags {total(rows, 'engine', 'status_flags')}, "
-              f"timing gaps {total(rows, 'engine', 'timing_gaps')}, "
-              f"{total(rows, 'engine', 'lost_frames')} frames lost; PortAudio flags every xrun of the server, "
-              f"and a late client costs every client the cycle); server timer late by > 1 period: "
-              f"{total(rows, 'server_timer_late_over_a_period')}; gc runs {total(rows, 'gc_collections')}", flush=True)
-        print(f"  DSP load (callback time / block time), quiet: mean {100 * quiet['mean']:.1f}% p99 "
-              f"{100 * quiet['p99']:.1f}% max {100 * quiet['max']:.1f}%; loaded: mean "
-              f"{100 * np.mean([l['mean'] for l in loaded]):.1f}% p99 {100 * max(l['p99'] for l in loaded):.1f}% "
-              f"max {100 * max(l['max'] for l in loaded):.1f}%", flush=True)
-        if args.show_threads:
-            print(f"  page faults (minor, major) of the real-time threads: "
-                  f"{[r['realtime_thread_page_faults'] for r in rows]}")
+        result = measure(period, args.seconds, args.segments, args.rate, args.model, args.burners, args.churn,
+                         args.quiet_seconds, progress=(lambda line: print(line, flush=True)) if args.verbose else None,
+                         audio_api=args.audio_api)
+        results.append(result)
+        print("\n".join(describe(result)), flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
-    args.seconds = whole
     os.makedirs(os.path.join(REPO, "benchmarks", "results"), exist_ok=True)
     with open(os.path.join(REPO, "benchmarks", "results", "live_xruns.json"), "w") as handle:
         json.dump({"runs": results, "settings": vars(args)}, handle, indent=2)

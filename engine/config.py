@@ -65,6 +65,7 @@ class LiveConfig:
     interpolation: str = DEFAULT_INTERPOLATION
     limiter: bool = True
     crossfade_ms: float = 20.0
+    audio_api: str = "portaudio"
     demo_clip: str = None
     source: str = "<defaults>"
 
@@ -166,6 +167,17 @@ def _path(value, key, source, base):
     return resolved
 
 
+AUDIO_APIS = ("portaudio", "jack")
+
+
+def _audio_api(value, key, source):
+    if value not in AUDIO_APIS:
+        close = difflib.get_close_matches(str(value)[:100], AUDIO_APIS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        _fail(source, key, f"must be one of {', '.join(AUDIO_APIS)}, got {quote(value)}{hint}")
+    return value
+
+
 FIELD_CHECKS = {
     "input_device": _device,
     "output_device": _device,
@@ -178,6 +190,7 @@ FIELD_CHECKS = {
     "interpolation": _interpolation,
     "limiter": _boolean,
     "crossfade_ms": lambda v, k, s: _number(v, k, s, *CROSSFADE_MS_RANGE, "ms"),
+    "audio_api": _audio_api,
 }
 TOP_LEVEL_KEYS = ("model", "model_rate", "controls", "models", "demo_clip", *FIELD_CHECKS)
 MODEL_KEYS = ("path", "model_rate", "controls")

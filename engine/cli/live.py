@@ -38,6 +38,9 @@ def live_main(argv=None):
     parser.add_argument("--input-device", type=_device_spec, metavar="D", help="input device only")
     parser.add_argument("--output-device", type=_device_spec, metavar="D", help="output device only")
     parser.add_argument("--rate", type=rate_argument, metavar="HZ", help="sample rate (default: the config's, else the device's)")
+    parser.add_argument("--audio-api", choices=("portaudio", "jack"),
+                        help="portaudio (any audio API) or jack: a native JACK client, its ports connected to the "
+                             "physical ports or those of the JACK client --device names (overrides the config)")
     parser.add_argument("--block-size", type=int, metavar="N",
                         help="frames per audio callback (with --virtual also the JACK server's period)")
     parser.add_argument("--duration", type=float, metavar="S",
@@ -93,6 +96,8 @@ def _live(args, parser, stop):
         overrides["sample_rate"] = args.rate
     if args.block_size is not None:
         overrides["block_size"] = args.block_size
+    if args.audio_api is not None:
+        overrides["audio_api"] = args.audio_api
     config = config.replace(**overrides)
 
     virtual = args.virtual

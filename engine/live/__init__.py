@@ -23,7 +23,7 @@ _EXPORTS = {
     "list_devices": "devices", "has_duplex_device": "devices", "jack_device": "devices", "resolve_device": "devices",
     "terminate_portaudio": "devices", "reinitialize_portaudio": "devices",
     "play_through": "playthrough", "align": "playthrough", "run_virtual": "playthrough",
-    "LiveChain": "chain", "load_models": "chain", "JackDummyServer": "virtual", "VIRTUAL_PERIOD": "virtual",
+    "LiveChain": "chain", "load_models": "chain", "JackDummyServer": "virtual", "DEFAULT_PERIOD": "virtual",
 }
 
 __all__ = sorted(_EXPORTS)

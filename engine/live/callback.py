@@ -450,3 +450,5 @@ def _callback(input_pointer, output_pointer, frame_count, time_info, status_flag
 #: The compiled callback: ``callback.address`` is the C function pointer PortAudio calls;
 #: ``callback.ctypes`` calls the same machine code from Python (LiveChain.process, offline).
 callback = cfunc(PA_CALLBACK, **CALLBACK_OPTIONS)(_callback)
+#: The same code as a jitted function that other compiled callbacks call (engine.live.jack_native).
+callback_body = njit(**INLINE)(_callback)

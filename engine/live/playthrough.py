@@ -52,7 +52,7 @@ class _KeysThatStop:
 
 
 def play_through(config, server, signal, keys=None, status_stream=None, actions=(), extra_frames=1024,
-                 duration=None, stop=None):
+                 duration=None, stop=None, audio_api="jack"):
     """Open a live session on a running JACK server, play ``signal`` into it and record its output.
 
     Parameters
@@ -75,6 +75,9 @@ def play_through(config, server, signal, keys=None, status_stream=None, actions=
         Set it (from any thread or a signal handler) to stop the run; its ``reason`` says why
         it stopped ("q", "duration", or what the caller gave). Its ``listening`` is set here
         once the stream is about to start.
+    audio_api : str
+        "jack": the session is a native JACK client (engine.live.jack_native); "portaudio":
+        it reaches the server through PortAudio's JACK host API.
 
     Returns
     -------
@@ -96,18 +99,24 @@ def play_through(config, server, signal, keys=None, status_stream=None, actions=
     outcome = {}
     try:
         # The child starts (imports, connects to the server) while the models are prepared here.
-        player = PlayerProcess(server.name, signal, "PortAudio:in_0", "PortAudio:out_0", extra_frames=extra_frames)
-        # PortAudio's JACK client and stream are resources of the server's: a Ctrl-C in the middle
-        # of making them would leave them to the server; it takes effect once they exist (the
-        # models compile in here too, quickly if run_virtual has compiled them already).
+        client = LiveSession.JACK_CLIENT if audio_api == "jack" else "PortAudio"
+        player = PlayerProcess(server.name, signal, f"{client}:in_0", f"{client}:out_0", extra_frames=extra_frames)
+        # The session's JACK client and stream are resources of the server's: a Ctrl-C in the
+        # middle of making them would leave them to the server; it takes effect once they exist
+        # (the models compile in here too, quickly if run_virtual has compiled them already).
         with interrupts_deferred():
-            if _devices._sounddevice is None:
-                sounddevice()
+            if audio_api == "jack":
+                session = LiveSession(config.replace(input_device=None, output_device=None, audio_api="jack",
+                                                     sample_rate=server.sample_rate, input_channel=1),
+                                      jack_exact_name=True).open()
             else:
-                reinitialize_portaudio()
-            device = jack_device()
-            session = LiveSession(config.replace(input_device=device, output_device=device,
-                                                 sample_rate=server.sample_rate, input_channel=1)).open()
+                if _devices._sounddevice is None:
+                    sounddevice()
+                else:
+                    reinitialize_portaudio()
+                device = jack_device()
+                session = LiveSession(config.replace(input_device=device, output_device=device, audio_api="portaudio",
+                                                     sample_rate=server.sample_rate, input_channel=1)).open()
         finished = threading.Event()  # the session's stop_event: set once the player has stopped
         session_over = threading.Event()
         controller = threading.Thread(target=_control, name="engine-playthrough", daemon=True,
@@ -258,7 +267,8 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
     import soundfile
 
     from ..audiofile import read_clip
-    from .virtual import VIRTUAL_PERIOD, JackDummyServer, resample
+    from . import jack_native
+    from .virtual import JackDummyServer, resample
 
     if not config.demo_clip:
         raise ConfigError(f"{config.source}: --virtual needs a demo_clip to play (a path relative to the config)")
@@ -267,7 +277,7 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
     clip = resample(clip, clip_rate, rate)
     lead_in = int(lead_in_seconds * rate)
     signal = np.concatenate([np.zeros(lead_in, np.float32), clip])
-    period = max(VIRTUAL_PERIOD, config.block_size)
+    period = config.block_size  # one callback per JACK cycle
     max_lag = max(4 * period, 256)  # the round trip is two periods; leave room
     stop = stop if stop is not None else StopRequest()
 
@@ -276,12 +286,15 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
             print(text, file=status_stream, flush=True)
 
     server = JackDummyServer(rate, period)
-    say(f"virtual interface: JACK dummy server {server.name!r} at {rate} Hz, period {period} "
-        f"({period // config.block_size} engine block(s) per cycle); playing {os.path.basename(config.demo_clip)} ({len(clip) / rate:.1f} s) through the engine")
-    # Compile the chain's kernels for this rate and block now, while nothing is started that a
-    # Ctrl-C would have to stop (the session's own preparation is then quick; see play_through).
+    say(f"virtual interface: JACK dummy server {server.name!r} at {rate} Hz, period {period} (the block size), "
+        f"the engine a native JACK client; playing {os.path.basename(config.demo_clip)} ({len(clip) / rate:.1f} s) "
+        f"through the engine")
+    # Compile the chain's kernels for this rate and block, and the JACK callbacks, now, while
+    # nothing is started that a Ctrl-C would have to stop (the session's own preparation is
+    # then quick; see play_through).
     LiveChain(config.replace(sample_rate=rate, input_channel=1), load_models(config), rate, 1,
               max(config.output_channels))
+    jack_native.compiled()
     session = recording = None
     code = 0
     lost = False

@@ -59,6 +59,9 @@ class LiveSession:
     capture_seconds : float
         Record this many seconds of the raw input channel and of the first output channel,
         from the stream's first frame, inside the callback (``captured()``); 0 records nothing.
+    jack_exact_name : bool
+        With ``audio_api: jack``: fail if the server has a client named "engine" already,
+        instead of taking another name (what the virtual interface's player connects to).
 
     Raises
     ------
@@ -70,7 +73,10 @@ class LiveSession:
         If a model cannot be loaded.
     """
 
-    def __init__(self, config, capture_seconds=0.0):
+    #: The JACK client name of a session with ``audio_api: jack``.
+    JACK_CLIENT = "engine"
+
+    def __init__(self, config, capture_seconds=0.0, jack_exact_name=False):
         from ..config import LiveConfig, load_config
 
         if isinstance(config, (str, os.PathLike)):
@@ -81,6 +87,7 @@ class LiveSession:
         self.config = config
         self.models = load_models(config)
         self.capture_seconds = float(capture_seconds)
+        self._jack_exact_name = bool(jack_exact_name)
         self.stream = None
         self.chain = None
         self.abandoned = False
@@ -105,6 +112,8 @@ class LiveSession:
         """
         if self.stream is not None:
             return self
+        if self.config.audio_api == "jack":
+            return self._open_jack()
         sd = sounddevice()
         config = self.config
         self.input_device = resolve_device(config.input_device, "input")
@@ -151,9 +160,61 @@ class LiveSession:
         self._finalizer = weakref.finalize(self, _close_dropped, self.stream, self.chain, self._generation)
         return self
 
+    def _open_jack(self):
+        """open() for ``audio_api: jack``: a native JACK client (engine.live.jack_native), no PortAudio."""
+        from .jack_native import JackStream
+
+        config = self.config
+        for key in ("input_device", "output_device"):
+            if isinstance(getattr(config, key), int):
+                raise DeviceError(f"{key} {getattr(config, key)} is a PortAudio device number; with audio_api: jack "
+                                  f"it names a JACK client whose ports are used (e.g. 'system'), or is left unset")
+        in_channels, out_channels = config.input_channel, max(config.output_channels)
+        stream = JackStream(in_channels, out_channels, config.input_device, config.output_device,
+                            input_connect=tuple(range(in_channels)), output_connect=tuple(range(out_channels)),
+                            client_name=self.JACK_CLIENT, exact_name=self._jack_exact_name)
+        try:
+            rate = float(stream.sample_rate)
+            if config.sample_rate and float(config.sample_rate) != rate:
+                raise DeviceError(f"the JACK server runs at {rate:g} Hz, not the {config.sample_rate:g} Hz asked for: "
+                                  f"restart JACK at that rate, or leave sample_rate unset")
+            self.input_device, self.output_device = config.input_device, config.output_device
+            self.sample_rate = rate
+            self.block_size = config.block_size
+            self._block_seconds = self.block_size / rate
+            if self.chain is None or self.chain.sample_rate != rate:
+                self.chain = LiveChain(config, self.models, rate, in_channels, out_channels,
+                                       capture_frames=int(round(self.capture_seconds * rate)))
+            self.chain.shared.header[shared.H_GAP_DETECT] = 1
+            stream.attach(self.chain)
+        except BaseException:
+            stream.close()
+            raise
+        self.stream = stream
+        self._generation = None  # not a PortAudio stream
+        self._finalizer = weakref.finalize(self, _close_dropped, self.stream, self.chain, self._generation)
+        return self
+
+    def port_names(self):
+        """(input ports, output ports): the JACK port names of a session with ``audio_api: jack``.
+
+        Returns
+        -------
+        (list of str, list of str)
+            E.g. (["engine:in_0"], ["engine:out_0", "engine:out_1"]).
+
+        Raises
+        ------
+        ArgumentError
+            If the session is not open on JACK.
+        """
+        if self.stream is None or not hasattr(self.stream, "port_names"):
+            raise ArgumentError("port_names: the session is not open on a JACK server (audio_api: jack)")
+        return self.stream.port_names()
+
     def _stream_gone(self):
         """Whether PortAudio was shut down since the stream opened (which closed and freed it)."""
-        return devices.portaudio_generation() != self._generation
+        return self._generation is not None and devices.portaudio_generation() != self._generation
 
     def _open_stream(self, sd, device, rate, channels):
         """The PortAudio stream, its callback the compiled one and its userData the chain's header."""
@@ -506,7 +567,7 @@ def _close_dropped(stream, chain, generation):
     Not if PortAudio was shut down since it opened: that closed the stream already, and its
     pointer may by now belong to another stream of a PortAudio started again.
     """
-    if devices.portaudio_generation() != generation:
+    if generation is not None and devices.portaudio_generation() != generation:
         return
     try:
         stream.stop()

@@ -32,14 +32,9 @@ from ..resample import resample  # noqa: F401  (re-exported: the live path plays
 from .jack_registry import SERVER_PREFIX, clear_stale_registrations, leftovers, registrations  # noqa: F401
 from .keys import interrupts_deferred
 
-#: Frames per cycle of the virtual interface's JACK dummy server: at least this, or the session's
-#: block size if larger (PortAudio then calls the engine period / block times per cycle). The
-#: compiled callback keeps time at 128 (tests/test_live_callback.py, benchmarks/live_xruns.py: on a par
-#: with a C client), but on a loaded 2-core VM any JACK client at a 128-frame period, C included,
-#: is woken late a few times a minute, and the live tests assert zero xruns: until they compare
-#: against a C client instead, the virtual interface buffers 1024 frames (a 2048-frame round trip;
-#: benchmarks/live_latency.py measures every period).
-VIRTUAL_PERIOD = 1024
+#: Frames per cycle of a JackDummyServer unless told (the virtual interface runs the session's
+#: block size: engine.live.playthrough.run_virtual).
+DEFAULT_PERIOD = 128
 
 
 #: How long jackd gets to exit after SIGTERM before it is killed.
@@ -113,13 +108,13 @@ class JackDummyServer:
     ----------
     sample_rate : int
     period : int
-        Frames per JACK cycle (default VIRTUAL_PERIOD).
+        Frames per JACK cycle (default DEFAULT_PERIOD).
     name : str, optional
         The server name (default: ``engine-<pid>-<rate>``), so several can coexist; it should
         start with SERVER_PREFIX, or stale registrations it leaves are never cleared.
     """
 
-    def __init__(self, sample_rate, period=VIRTUAL_PERIOD, name=None):
+    def __init__(self, sample_rate, period=DEFAULT_PERIOD, name=None):
         self.sample_rate = int(sample_rate)
         self.period = int(period)
         self.name = name or f"{SERVER_PREFIX}{os.getpid()}-{self.sample_rate}"
