@@ -127,7 +127,7 @@ def test_hysteresis_a_level_between_the_two_thresholds_keeps_the_state():
     assert gate.is_open
 
 
-def decaying_note(seconds=4.0, frequency=82.41, tau=0.6, peak=0.5, seed=1):
+def decaying_note(seconds=5.0, frequency=82.41, tau=0.6, peak=0.5, seed=1):
     """A low E string: an exponential decay through every level, over a −100 dBFS noise floor."""
     t = np.arange(int(seconds * RATE)) / RATE
     note = peak * np.exp(-t / tau) * np.sin(2 * np.pi * frequency * t)
