@@ -252,3 +252,23 @@ def test_process_refuses_what_it_cannot_run():
     with pytest.raises(AudioInputError, match="shape"):
         gate.process(np.zeros(4, np.float32), out=np.zeros(5, np.float32))
     assert gate_block is not None
+
+
+def test_read_only_strided_and_list_inputs():
+    gate = NoiseGate(dict(threshold_db=-30.0))
+    gate.prepare(RATE)
+    x = guitar_like_signal(2000, RATE)
+    expected = gate.process(x)
+    read_only = x.copy()
+    read_only.flags.writeable = False
+    for variant in (np.repeat(x, 2)[::2], read_only):  # other numba types than the compiled one: copied
+        gate.reset()
+        np.testing.assert_array_equal(gate.process(variant), expected)
+        gate.reset()
+        np.testing.assert_array_equal(gate.process(variant, out=np.empty_like(x)), expected)
+    with pytest.raises(AudioInputError, match="numpy float32 array, got list"):
+        gate.process([0.0, 1.0], out=np.empty(2, np.float32))
+    with pytest.raises(AudioInputError, match="float32 audio, got dtype float64"):
+        gate.process(np.zeros(2), out=np.empty(2, np.float32))
+    with pytest.raises(AudioInputError, match="out must be a writeable"):
+        gate.process(x, out=np.empty(4000, np.float32)[::2])

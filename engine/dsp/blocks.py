@@ -22,9 +22,10 @@ def input_block(x):
     AudioInputError
         If x is not a numpy array, not float32, or not 1-D.
     """
-    if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 1 and x.flags.c_contiguous \
-            and x.flags.aligned:
-        return x
+    if type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 1:
+        flags = x.flags
+        if flags.c_contiguous and flags.aligned and flags.writeable:
+            return x
     if not isinstance(x, np.ndarray):
         raise AudioInputError(f"the block must be a numpy float32 array, got {type(x).__name__}")
     if x.dtype != np.float32:
@@ -32,7 +33,9 @@ def input_block(x):
                               f"(convert with x.astype(np.float32))")
     if x.ndim != 1:
         raise AudioInputError(f"the block has shape {x.shape}, expected (n,): these stages are mono")
-    return np.ascontiguousarray(x)  # strided or unaligned: a different numba type, so a copy
+    # Read-only, strided or unaligned: a different numba type, which the kernel (compiled for one
+    # signature) refuses. Copy it.
+    return np.array(x, np.float32, order="C")
 
 
 def output_block(out, frames):

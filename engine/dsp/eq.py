@@ -124,6 +124,10 @@ BS_KIND = 16
 BAND_STATE = 18
 EQ_STATE_SIZE = ES_BANDS + BAND_STATE * NUM_BANDS
 
+# The signatures the kernels are compiled for, given up front (see engine.dsp.gate).
+BLOCK_SIGNATURE = "void(float32[::1], float32[::1], int64, float64[::1], float64[::1])"
+RESET_SIGNATURE = "void(float64[::1], float64[::1])"
+
 #: History values smaller than this are flushed to 0 at the end of a block (no subnormals).
 FLUSH_BELOW = 1e-150
 
@@ -284,7 +288,7 @@ def _run_biquads(x, y, start, stop, state):
     state[s3 + BS_X1], state[s3 + BS_X2], state[s3 + BS_Y1], state[s3 + BS_Y2] = x31, x32, y31, y32
 
 
-@njit(**JIT)
+@njit(BLOCK_SIGNATURE, **JIT)
 def eq_block(x, y, frames, params, state):
     """Equalise x[:frames] into y[:frames] (y may be x); settings changed in params glide from this block on.
 
@@ -326,7 +330,7 @@ def eq_block(x, y, frames, params, state):
                 state[s + k] = 0.0
 
 
-@njit(**JIT)
+@njit(RESET_SIGNATURE, **JIT)
 def eq_reset(params, state):
     """Clear the history and give every band its params' setting at once (no glide).
 
@@ -435,6 +439,16 @@ class Equalizer:
         AudioInputError
             If x or out is not a float32 mono block.
         """
+        if out is not None and self.sample_rate is not None:
+            # The common case without a single check in Python (~1 µs less per call): numba's
+            # dispatcher matches the one compiled signature (1-D C-contiguous writeable float32
+            # arrays) and raises TypeError for anything else, which then gets the checks below.
+            try:
+                if len(out) == len(x):
+                    eq_block(x, out, len(x), self.params, self.state)
+                    return out
+            except TypeError:
+                pass
         if self.sample_rate is None:
             raise ArgumentError("Equalizer.process: call prepare(sample_rate) first")
         x = input_block(x)

@@ -104,6 +104,12 @@ P_FLOOR = 1e-30
 MODE_APPLY = 0  # y = g · x
 MODE_GAIN = 1   # y = g
 
+# The signatures the kernels are compiled for, given up front (as engine.kernels.block does): numba
+# compiles (or loads) them at import, and a call from Python only matches these types, in well under
+# a microsecond, instead of the ~1 µs of a dispatcher that may have to compile.
+BLOCK_SIGNATURE = "void(float32[::1], float32[::1], int64, float64[::1], float64[::1])"
+APPLY_SIGNATURE = "void(float32[::1], float32[::1], float32[::1], int64)"
+
 
 @njit(**INLINE)
 def _gate_run(x, y, frames, params, state, mode):
@@ -152,7 +158,7 @@ def _gate_run(x, y, frames, params, state, mode):
     state[GS_HELD] = held
 
 
-@njit(**JIT)
+@njit(BLOCK_SIGNATURE, **JIT)
 def gate_block(x, y, frames, params, state):
     """Gate x[:frames] into y[:frames] (y may be x).
 
@@ -171,7 +177,7 @@ def gate_block(x, y, frames, params, state):
     _gate_run(x, y, frames, params, state, MODE_APPLY)
 
 
-@njit(**JIT)
+@njit(BLOCK_SIGNATURE, **JIT)
 def gate_gain_block(x, gains, frames, params, state):
     """The gate's gain for x[:frames] into gains[:frames], x untouched (to apply it elsewhere, e.g. after the model).
 
@@ -188,7 +194,7 @@ def gate_gain_block(x, gains, frames, params, state):
     _gate_run(x, gains, frames, params, state, MODE_GAIN)
 
 
-@njit(**JIT)
+@njit(APPLY_SIGNATURE, **JIT)
 def apply_gain_block(x, gains, y, frames):
     """y[:frames] = gains[:frames] · x[:frames] (y may be x).
 
@@ -300,6 +306,16 @@ class NoiseGate:
         AudioInputError
             If x or out is not a float32 mono block.
         """
+        if out is not None and self.sample_rate is not None:
+            # The common case without a single check in Python (~1 µs less per call): numba's
+            # dispatcher matches the one compiled signature (1-D C-contiguous writeable float32
+            # arrays) and raises TypeError for anything else, which then gets the checks below.
+            try:
+                if len(out) == len(x):
+                    gate_block(x, out, len(x), self.params, self.state)
+                    return out
+            except TypeError:
+                pass
         if self.sample_rate is None:
             raise ArgumentError("NoiseGate.process: call prepare(sample_rate) first")
         x = input_block(x)
