@@ -116,3 +116,13 @@ def test_bad_sample_rates(rate):
         NoiseGate().prepare(rate)
     with pytest.raises(SampleRateError):
         Equalizer().prepare(rate)
+
+
+def test_the_documentation_table_lists_every_key_with_its_default_and_range():
+    from engine.dsp.settings import parameters_markdown
+
+    for parameters in (GATE_PARAMETERS, EQ_PARAMETERS):
+        table = parameters_markdown(parameters).splitlines()
+        assert len(table) == 2 + len(parameters)
+        for p, row in zip(parameters, table[2:]):
+            assert row.startswith(f"| `{p.key}` |") and f"| {p.default:g} |" in row and f"{p.low:g} … {p.high:g}" in row

@@ -260,3 +260,21 @@ def replaced(settings, changes, parameters, source, where):
     _refuse_unknown(changes, keys, f"in {where}: ", source)
     merged.update(changes)
     return _validate(merged, parameters, type(settings), source, where)
+
+
+def parameters_markdown(parameters):
+    """The keys of a stage as a Markdown table (key, unit, default, range, meaning), for configs/README.md.
+
+    Parameters
+    ----------
+    parameters : tuple of Parameter
+        GATE_PARAMETERS or EQ_PARAMETERS.
+
+    Returns
+    -------
+    str
+    """
+    rows = ["| key | unit | default | range | meaning |", "|---|---|---|---|---|"]
+    for p in parameters:
+        rows.append(f"| `{p.key}` | {p.unit or '–'} | {p.default:g} | {p.low:g} … {p.high:g} | {p.meaning} |")
+    return "\n".join(rows) + "\n"
