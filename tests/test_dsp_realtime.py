@@ -17,7 +17,8 @@ from numba.np.arrayobj import np_cfarray
 
 from conftest import guitar_like_signal
 from engine.dsp.eq import EQ_PARAMS_SIZE, EQ_STATE_SIZE, Equalizer, eq_block, eq_reset
-from engine.dsp.gate import GATE_PARAMS_SIZE, GATE_STATE_SIZE, NoiseGate, apply_gain_block, gate_block, gate_gain_block
+from engine.dsp.gate import (GATE_PARAMS_SIZE, GATE_STATE_SIZE, NoiseGate, apply_gain_block, gate_block,
+                             gate_gain_block, gate_reset)
 from test_allocation import allocations_during, assert_kernel_allocates_nothing
 
 RATE = 48000.0
@@ -44,12 +45,19 @@ def repeat_eq_reset(calls, params, state):
         eq_reset(params, state)
 
 
+@numba.njit
+def repeat_gate_reset(calls, params, state):
+    for _ in range(calls):
+        gate_reset(params, state)
+
+
 def test_the_gate_kernels_allocate_nothing():
     gate = NoiseGate(dict(threshold_db=-40.0))
     gate.prepare(RATE)
     x = guitar_like_signal(512, RATE)
     y, gains = np.empty_like(x), np.empty_like(x)
     assert_kernel_allocates_nothing(lambda calls: repeat_gate(calls, x, y, gains, gate.params, gate.state))
+    assert_kernel_allocates_nothing(lambda calls: repeat_gate_reset(calls, gate.params, gate.state))
     assert np.all(np.isfinite(y))
 
 
@@ -109,6 +117,7 @@ def chain(x_address, y_address, frames, gate_params, gate_state, eq_params, eq_s
     es = view(eq_state, EQ_STATE_SIZE, np.float64)
     if frames == 0:
         eq_reset(ep, es)
+        gate_reset(gp, gs)
         gate_gain_block(x, y, frames, gp, gs)
         apply_gain_block(x, y, y, frames)
         return

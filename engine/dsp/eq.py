@@ -67,6 +67,12 @@ Non-finite input samples are processed as 0, like the model kernel; a non-finite
 History values below 1e-150 are flushed to 0 at the end of each block, so a decaying tail
 never reaches subnormal numbers (which cost ~100× per operation on x86).
 
+Use from compiled code (the live callback): allocate ``params`` (EQ_PARAMS_SIZE) and ``state``
+(EQ_STATE_SIZE) as float64 arrays, fill params with :func:`write_params`, call :func:`eq_reset`
+once, then :func:`eq_block` per block; write a new gain, frequency or Q into params between
+blocks (slot EP_BANDS + BAND_PARAMS·b + EB_*) and the band glides there. Values must be valid
+(engine.dsp.settings.validate_eq, with the running rate): the kernels trust them.
+
 Array layouts (float64; the lead's compiled callback can hold them)::
 
     params[EP_RATE]                 sample rate, Hz

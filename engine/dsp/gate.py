@@ -52,6 +52,12 @@ higher (6 dB by default), which a falling envelope never climbs back to.
 Parameters are read from the ``params`` array at the start of every block, so a change (a new
 threshold, say) takes effect at the next block, and the kernel allocates nothing.
 
+Use from compiled code (the live callback): allocate ``params`` (GATE_PARAMS_SIZE) and ``state``
+(GATE_STATE_SIZE) as float64 arrays, fill params with :func:`write_params`, call
+:func:`gate_reset` once, then :func:`gate_block` per block; write a new value into its params
+slot (GATE_PARAM_INDEX) between blocks to change it. Values must be valid
+(engine.dsp.settings.validate_gate): the kernels trust them.
+
 Array layouts (float64; the lead's compiled callback can hold them)::
 
     params[GP_RATE]            sample rate, Hz
@@ -109,6 +115,7 @@ MODE_GAIN = 1   # y = g
 # a microsecond, instead of the ~1 µs of a dispatcher that may have to compile.
 BLOCK_SIGNATURE = "void(float32[::1], float32[::1], int64, float64[::1], float64[::1])"
 APPLY_SIGNATURE = "void(float32[::1], float32[::1], float32[::1], int64)"
+RESET_SIGNATURE = "void(float64[::1], float64[::1])"
 
 
 @njit(**INLINE)
@@ -207,13 +214,14 @@ def apply_gain_block(x, gains, y, frames):
         y[n] = gains[n] * x[n]
 
 
-def reset_state(params, state):
+@njit(RESET_SIGNATURE, **JIT)
+def gate_reset(params, state):
     """A closed gate in silence: p = P_FLOOR, g = the closed gain, hold count 0.
 
     Parameters
     ----------
-    params, state : numpy.ndarray
-        As in :func:`gate_block`; ``state`` is overwritten (no allocation).
+    params, state : float64[::1]
+        As in :func:`gate_block`; ``state`` is overwritten.
     """
     state[GS_POWER] = P_FLOOR
     state[GS_GAIN] = math.pow(10.0, 0.05 * params[GP_CLOSED_GAIN_DB])
@@ -282,7 +290,7 @@ class NoiseGate:
 
     def reset(self):
         """Clear the state (a closed gate in silence); no allocation."""
-        reset_state(self.params, self.state)
+        gate_reset(self.params, self.state)
 
     def process(self, x, out=None):
         """Gate one block.
