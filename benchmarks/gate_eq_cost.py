@@ -16,7 +16,7 @@ with the model's so that all see the same machine. Rows:
   Python call per block (what the live callback, which calls the kernels from compiled code,
   pays).
 
-Usage: python benchmarks/gate_eq_cost.py [--seconds 2] [--repeats 15] [--block 128]
+Usage: python benchmarks/gate_eq_cost.py [--seconds 2] [--repeats 31] [--block 128]
        [--out benchmarks/reports/gate_eq_cost.md]
 """
 
@@ -119,7 +119,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--seconds", type=float, default=2.0, help="seconds of audio per run (default 2)")
-    parser.add_argument("--repeats", type=int, default=15, help="timed runs of each row (default 15)")
+    parser.add_argument("--repeats", type=int, default=31, help="timed runs of each row (default 31)")
     parser.add_argument("--block", type=int, default=128, help="samples per process call (default 128)")
     parser.add_argument("--out", default=os.path.join(REPO, "benchmarks", "reports", "gate_eq_cost.md"),
                         help="the Markdown report to write")
