@@ -49,10 +49,14 @@ from collections import namedtuple
 import numpy as np
 from numba import njit
 
+from ..kernels.layout import LANES
 from ..kernels.options import JIT
+from ..kernels.simd import fma, splat, vadd, vload, vsum
 from ..packing import aligned_zeros
-from .fft import fft_tables, irfft_inplace, rfft_inplace
+from .fft import fft_tables, irfft_split, rfft_split
 
+#: The largest finite float32: an input sample beyond it (or NaN) is processed as 0.
+FLOAT32_MAX = np.float32(np.finfo(np.float32).max)
 #: Floats per 64-byte line: every region starts on one, so vector loads never straddle two.
 ALIGN = 16
 
@@ -81,7 +85,7 @@ F_SPECTRA = 6       # coeffs offset of H_0 … H_K-1, 2·(P+1) floats each
 F_INPUT = 7         # state offset of the level's last 2P inputs (the head's own for level 1)
 F_RING = 8          # state offset of the K input spectra, 2·(P+1) floats each
 F_RING_POS = 9      # the ring slot the next spectrum goes to (written by the kernel)
-F_WORK = 10         # state offset of the FFT work area (2P) then the accumulator (2·(P+1))
+F_WORK = 10         # state offset of the accumulator Y (split: P+1 real parts, then P+1 imaginary parts)
 F_OUTPUT = 11       # state offset of the level's share of the current period's output (P)
 LEVEL_FIELDS = 12
 LAYOUT_HEADER = L_LEVEL0 + MAX_LEVELS * LEVEL_FIELDS
@@ -176,8 +180,9 @@ def plan_partitions(ir_length, head=None, growth=None, max_partition=MAX_PARTITI
     ir_length : int
         At least 1.
     head : int, optional
-        Force P1 (a power of two); by default every size in :data:`HEAD_SIZES` up to the IR's
-        length rounded up to a power of two is tried.
+        Force P1 (a power of two, at least 16: the head runs on whole 16-lane vectors); by
+        default every size in :data:`HEAD_SIZES` up to the IR's length rounded up to a power of
+        two is tried.
     growth : int, optional
         Force the ratio between levels (0: a single level, uniform partitions after the head);
         by default every ratio in :data:`GROWTHS` and 0 are tried.
@@ -192,7 +197,7 @@ def plan_partitions(ir_length, head=None, growth=None, max_partition=MAX_PARTITI
     """
     ir_length = int(ir_length)
     whole = _next_power_of_two(ir_length)
-    heads = [head] if head is not None else sorted({min(h, whole) for h in HEAD_SIZES})
+    heads = [head] if head is not None else sorted({max(min(h, whole), HEAD_SIZES[0]) for h in HEAD_SIZES})
     growths = [growth] if growth is not None else (0,) + GROWTHS
     best = None
     for h in heads:
@@ -211,8 +216,8 @@ def _check_plan(plan, length):
     head, levels = plan.head, plan.levels
     sizes = [size for size, _ in levels]
     problem = None
-    if head < 1 or head & (head - 1):
-        problem = "the head is not a power of two"
+    if head < LANES or head & (head - 1):
+        problem = f"the head is not a power of two of at least {LANES} taps (whole vectors)"
     elif len(levels) > MAX_LEVELS:
         problem = f"more than {MAX_LEVELS} levels"
     elif not levels:
@@ -268,7 +273,7 @@ def build(ir, plan=None, ramp_samples=1):
         row = {"twiddles": coeff_size}
         coeff_size += _aligned(len(twiddles))
         row["spectra"] = coeff_size
-        coeff_size += _aligned(2 * bins) * parts
+        coeff_size += 2 * _aligned(bins) * parts
         row["swaps"] = layout_size
         layout_size += len(swaps)
         rows.append(row)
@@ -288,9 +293,9 @@ def build(ir, plan=None, ramp_samples=1):
             row["input"] = offset
             offset += _aligned(2 * size)
         row["ring"] = offset
-        offset += _aligned(2 * bins) * parts
+        offset += 2 * _aligned(bins) * parts
         row["work"] = offset
-        offset += _aligned(2 * size) + 2 * _aligned(bins)
+        offset += 2 * _aligned(bins)
         row["output"] = offset
         offset += _aligned(size)
     state = aligned_zeros(max(offset, 1))
@@ -307,7 +312,7 @@ def build(ir, plan=None, ramp_samples=1):
     for index, ((size, parts), row, (twiddles, swaps)) in enumerate(zip(levels, rows, tables)):
         base = L_LEVEL0 + index * LEVEL_FIELDS
         bins = size + 1
-        stride = _aligned(2 * bins)
+        stride = 2 * _aligned(bins)
         layout[base + F_SIZE] = size
         layout[base + F_PARTS] = parts
         layout[base + F_TWIDDLES] = row["twiddles"]
@@ -329,7 +334,7 @@ def build(ir, plan=None, ramp_samples=1):
             spectrum = np.fft.rfft(segment)  # float64, rounded once
             at = row["spectra"] + k * stride
             coeffs[at:at + bins] = spectrum.real
-            coeffs[at + bins:at + 2 * bins] = spectrum.imag
+            coeffs[at + _aligned(bins):at + _aligned(bins) + bins] = spectrum.imag
     params = np.zeros(PARAMS_SIZE, np.float32)
     params[P_DRY_TARGET] = params[P_DRY] = 0.0
     params[P_WET_TARGET] = params[P_WET] = 1.0
@@ -338,13 +343,20 @@ def build(ir, plan=None, ramp_samples=1):
 
 # -- the kernels ---------------------------------------------------------------------------------
 
-@njit(**dict(JIT, fastmath={"reassoc", "contract"}))
+@njit(**JIT)
 def _dot(a, b):
-    """Σ a[i]·b[i] (reassociated, so it vectorises; always the same length, so the same order)."""
-    total = np.float32(0.0)
-    for i in range(len(a)):
-        total += a[i] * b[i]
-    return total
+    """Σ a[i]·b[i] for a length that is a multiple of 16, on two 16-lane accumulators (a fixed order)."""
+    n = len(a)
+    low = splat(0.0)
+    high = splat(0.0)
+    k = 0
+    while k + 2 * LANES <= n:
+        low = fma(vload(a, k), vload(b, k), low)
+        high = fma(vload(a, k + LANES), vload(b, k + LANES), high)
+        k += 2 * LANES
+    if k < n:
+        low = fma(vload(a, k), vload(b, k), low)
+    return vsum(vadd(low, high))
 
 
 @njit(**dict(JIT, fastmath={"contract"}))
@@ -357,35 +369,29 @@ def _multiply_add(acc_re, acc_im, h_re, h_im, x_re, x_im):
 
 @njit(**JIT)
 def _level_step(layout, coeffs, state, row):
-    """One UPOLS step of the level at layout[row:]: the share of the next P outputs (module docstring)."""
+    """One UPOLS step of the level at layout[row:]: its share of the next P outputs (module docstring)."""
     size = layout[row + F_SIZE]
     parts = layout[row + F_PARTS]
-    n = 2 * size
     bins = size + 1
-    stride = (2 * bins + 15) // 16 * 16
-    twiddles = coeffs[layout[row + F_TWIDDLES]:layout[row + F_TWIDDLES] + layout[row + F_TWIDDLES_LEN]]
-    swaps = layout[layout[row + F_SWAPS]:layout[row + F_SWAPS] + layout[row + F_SWAPS_LEN]]
+    half = (bins + 15) // 16 * 16  # the imaginary parts start on the next 64-byte line
+    stride = 2 * half
+    at = layout[row + F_TWIDDLES]
+    twiddles = coeffs[at:at + layout[row + F_TWIDDLES_LEN]]
+    at = layout[row + F_SWAPS]
+    swaps = layout[at:at + layout[row + F_SWAPS_LEN]]
     source = layout[row + F_INPUT]
-    work_at = layout[row + F_WORK]
-    work = state[work_at:work_at + n]
-    acc_at = work_at + (n + 15) // 16 * 16
-    acc_re = state[acc_at:acc_at + bins]
-    acc_im = state[acc_at + (bins + 15) // 16 * 16:acc_at + (bins + 15) // 16 * 16 + bins]
-    for i in range(n):
-        work[i] = state[source + i]
-    rfft_inplace(work, twiddles, swaps)  # X_b = FFT([x_b-1, x_b])
     slot = layout[row + F_RING_POS]
     ring = layout[row + F_RING]
     at = ring + slot * stride
     x_re = state[at:at + bins]
-    x_im = state[at + bins:at + 2 * bins]
-    x_re[0] = work[0]
-    x_im[0] = 0.0
-    x_re[size] = work[1]
-    x_im[size] = 0.0
-    for j in range(1, size):
-        x_re[j] = work[2 * j]
-        x_im[j] = work[2 * j + 1]
+    x_im = state[at + half:at + half + bins]
+    for m in range(size):  # X_b = FFT([x_b-1, x_b]), straight into the ring
+        x_re[m] = state[source + 2 * m]
+        x_im[m] = state[source + 2 * m + 1]
+    rfft_split(x_re, x_im, twiddles, swaps)
+    at = layout[row + F_WORK]
+    acc_re = state[at:at + bins]
+    acc_im = state[at + half:at + half + bins]
     for j in range(bins):
         acc_re[j] = 0.0
         acc_im[j] = 0.0
@@ -396,17 +402,14 @@ def _level_step(layout, coeffs, state, row):
             s += parts
         h_at = spectra + k * stride
         x_at = ring + s * stride
-        _multiply_add(acc_re, acc_im, coeffs[h_at:h_at + bins], coeffs[h_at + bins:h_at + 2 * bins],
-                      state[x_at:x_at + bins], state[x_at + bins:x_at + 2 * bins])
-    work[0] = acc_re[0]
-    work[1] = acc_re[size]
-    for j in range(1, size):
-        work[2 * j] = acc_re[j]
-        work[2 * j + 1] = acc_im[j]
-    irfft_inplace(work, twiddles, swaps)
+        _multiply_add(acc_re, acc_im, coeffs[h_at:h_at + bins], coeffs[h_at + half:h_at + half + bins],
+                      state[x_at:x_at + bins], state[x_at + half:x_at + half + bins])
+    irfft_split(acc_re, acc_im, twiddles, swaps)
     out = layout[row + F_OUTPUT]
-    for i in range(size):  # the last P samples of the circular convolution are the linear ones
-        state[out + i] = work[size + i]
+    quarter = size // 2
+    for j in range(quarter):  # the last P samples of the circular convolution are the linear ones
+        state[out + 2 * j] = acc_re[quarter + j]
+        state[out + 2 * j + 1] = acc_im[quarter + j]
     slot += 1
     if slot == parts:
         slot = 0
@@ -420,7 +423,7 @@ def convolve_block(x, y, layout, coeffs, state, params):
     Parameters
     ----------
     x : float32[::1]
-        Input samples (any length, 0 included).
+        Input samples (any length, 0 included); a NaN or infinite one is processed as 0.
     y : float32[::1]
         Output, len(x) samples; may be ``x`` itself (each input sample is read before its
         output is written), but must not overlap it otherwise.
@@ -439,15 +442,18 @@ def convolve_block(x, y, layout, coeffs, state, params):
         count = layout[L_COUNT]
         phase = count & (p1 - 1)
         chunk = min(p1 - phase, n - done)
-        # 1. this chunk's input into the head's buffer and each coarser level's
+        # 1. this chunk's input into the head's buffer (a NaN or infinity as 0: it would stay in
+        #    the spectra for the IR's whole length) and into each coarser level's
+        dry_in = state[head_in + p1 + phase:head_in + p1 + phase + chunk]
         for i in range(chunk):
-            state[head_in + p1 + phase + i] = x[done + i]
+            value = x[done + i]
+            dry_in[i] = value if abs(value) <= FLOAT32_MAX else np.float32(0.0)
         for level in range(1, levels):
             row = L_LEVEL0 + level * LEVEL_FIELDS
             size = layout[row + F_SIZE]
             at = layout[row + F_INPUT] + size + (count & (size - 1))
             for i in range(chunk):
-                state[at + i] = x[done + i]
+                state[at + i] = dry_in[i]
         # 2. the head: y[n] = Σ_t<P1 h[t]·x[n-t], taps stored reversed
         wet = state[wet_at:wet_at + chunk]
         for i in range(chunk):
@@ -466,7 +472,7 @@ def convolve_block(x, y, layout, coeffs, state, params):
         gain = params[P_WET]
         if ramp == 0:
             for i in range(chunk):
-                y[done + i] = dry * x[done + i] + gain * wet[i]
+                y[done + i] = dry * dry_in[i] + gain * wet[i]
         else:
             dry_target = params[P_DRY_TARGET]
             wet_target = params[P_WET_TARGET]
@@ -479,7 +485,7 @@ def convolve_block(x, y, layout, coeffs, state, params):
                     dry = dry_target
                     gain = wet_target
                     ramp = 0
-                y[done + i] = dry * x[done + i] + gain * wet[i]
+                y[done + i] = dry * dry_in[i] + gain * wet[i]
             params[P_DRY] = dry
             params[P_WET] = gain
             layout[L_RAMP_LEFT] = ramp
