@@ -451,3 +451,38 @@ def test_bad_audio_is_refused():
         cabinet.process(np.zeros(8, np.float32), out=np.zeros(7, np.float32))
     strided = np.arange(16, dtype=np.float32)[::2]
     assert np.array_equal(cabinet.process(strided), strided)  # copied, then processed
+
+
+# ---- the config stage ------------------------------------------------------------------------------
+
+def test_a_config_stage_gives_the_cabinet_it_describes(tmp_path):
+    from engine.dsp.cabinet import settings_from_config
+
+    settings = settings_from_config({"ir": str(SHIPPED_IR), "mix": 0.5, "level_db": -3}, "rig.yaml", str(tmp_path),
+                                    "chain.cabinet")
+    cabinet = Cabinet.from_settings(settings, RATE, 128)
+    assert (cabinet.mix, cabinet.level_db, cabinet.normalize) == (0.5, -3.0, True)
+    assert settings_from_config(str(SHIPPED_IR), "rig.yaml", str(tmp_path)).mix == 1.0  # a bare path
+    # a relative path is resolved from the config's folder, and a bad file is named as the config names it
+    write(tmp_path / "silent.wav", np.zeros(100), RATE)
+    settings = settings_from_config({"ir": "silent.wav"}, "rig.yaml", str(tmp_path), "chain.cabinet")
+    with pytest.raises(AudioFileError, match=r"^rig.yaml: chain.cabinet.ir silent.wav: the IR is silent"):
+        Cabinet.from_settings(settings, RATE)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ({"ir": "missing.wav"}, r"chain.cabinet.ir names 'missing.wav', which does not exist"),
+    ({"ir": str(SHIPPED_IR), "mix": 2}, r"chain.cabinet.mix must lie from 0"),
+    ({"ir": str(SHIPPED_IR), "level_db": -100}, r"chain.cabinet.level_db must lie from -60 to 24 dB"),
+    ({"ir": str(SHIPPED_IR), "normalize": "yes"}, r"chain.cabinet.normalize must be true or false"),
+    ({"ir": str(SHIPPED_IR), "levle_db": 0}, r"unknown key in chain.cabinet: 'levle_db' \(did you mean 'level_db'\?\)"),
+    ({"mix": 1.0}, r"chain.cabinet needs an ir key"),
+    (7, r"chain.cabinet must be an IR file path or a mapping"),
+])
+def test_a_bad_config_stage_is_one_config_error_naming_the_key(tmp_path, value, expected):
+    from engine.dsp.cabinet import settings_from_config
+    from engine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^rig.yaml: " + expected) as caught:
+        settings_from_config(value, "rig.yaml", str(tmp_path), "chain.cabinet")
+    assert "\n" not in str(caught.value)

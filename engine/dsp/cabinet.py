@@ -16,13 +16,16 @@ allocation, compiles inside a ``@cfunc`` built with ``_nrt=False``),
 ``engine.dsp.convolver.reset_state(layout, state, params)`` silences it.
 """
 
+import dataclasses
+import difflib
 import math
 import os
 
 import numpy as np
 from numba import njit
 
-from ..errors import ArgumentError, AudioInputError, quote
+from ..audiofile import path_problem
+from ..errors import ArgumentError, AudioInputError, ConfigError, quote
 from ..kernels.options import JIT
 from ..rates import check_sample_rate
 from . import convolver
@@ -36,6 +39,8 @@ MAX_LEVEL_DB = 24.0
 RAMP_SECONDS = 0.005
 #: The longest max_block_size accepted (as engine.processor.MAX_BLOCK_SIZE).
 MAX_BLOCK_SIZE = 2 ** 20
+#: The keys of a cabinet stage in a config file (see :func:`settings_from_config`).
+CONFIG_KEYS = ("ir", "mix", "level_db", "normalize")
 
 
 @njit(**JIT)
@@ -103,6 +108,8 @@ class Cabinet:
         Scale the IR to a 0 dB peak magnitude response (default); False keeps its own gain.
     plan : engine.dsp.convolver.Plan, optional
         Force a partitioning (benchmarks, tests); default: the cheapest by the cost model.
+    label : str, optional
+        How an IR file is named in messages (default: its path), e.g. ``"guitar.yaml: chain.cabinet.ir x.wav"``.
 
     Raises
     ------
@@ -115,7 +122,7 @@ class Cabinet:
     """
 
     def __init__(self, ir, sample_rate, max_block_size=4096, mix=1.0, level_db=0.0, ir_sample_rate=None,
-                 normalize=True, plan=None):
+                 normalize=True, plan=None, label=None):
         self.mix = check_mix(mix)
         self.level_db = check_level_db(level_db)
         if isinstance(ir, (str, os.PathLike)):
@@ -127,7 +134,20 @@ class Cabinet:
         self._ir_sample_rate = ir_sample_rate
         self.normalize = bool(normalize)
         self._plan = plan
+        self._label = label
         self.prepare(sample_rate, max_block_size)
+
+    @classmethod
+    def from_settings(cls, settings, sample_rate, max_block_size=4096):
+        """A Cabinet from a config's :class:`CabinetSettings` (:func:`settings_from_config`).
+
+        Raises
+        ------
+        AudioFileError
+            A bad IR file, named as the config names it.
+        """
+        return cls(settings.ir, sample_rate, max_block_size, mix=settings.mix, level_db=settings.level_db,
+                   normalize=settings.normalize, label=settings.label)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -153,7 +173,7 @@ class Cabinet:
             raise ArgumentError(f"max_block_size must be a whole number from 1 to {MAX_BLOCK_SIZE}, "
                                 f"got {quote(max_block_size)}")
         if self._samples is None:
-            ir = load_ir(self.source, sample_rate, normalize=self.normalize)
+            ir = load_ir(self.source, sample_rate, normalize=self.normalize, label=self._label)
         else:
             rate = sample_rate if self._ir_sample_rate is None else self._ir_sample_rate
             ir = prepare_taps(self._samples, rate, sample_rate, normalize=self.normalize)
@@ -260,3 +280,83 @@ class Cabinet:
     def __repr__(self):
         return (f"Cabinet({self.source}: {len(self.ir)} taps at {self.sample_rate:g} Hz, mix {self.mix:g}, "
                 f"level {self.level_db:+g} dB, plan {self.plan})")
+
+
+@dataclasses.dataclass(frozen=True)
+class CabinetSettings:
+    """A cabinet stage as a config file describes it (validated by :func:`settings_from_config`).
+
+    ir : the IR file's resolved path; mix : 0 … 1; level_db : MIN_LEVEL_DB … MAX_LEVEL_DB;
+    normalize : bool; label : how the IR is named in messages.
+    """
+
+    ir: str
+    mix: float = 1.0
+    level_db: float = 0.0
+    normalize: bool = True
+    label: str = None
+
+
+def settings_from_config(value, source, base, key="cabinet"):
+    """Validate a config's cabinet stage: an IR path, or a mapping of :data:`CONFIG_KEYS`.
+
+    ``cabinet: ir.wav`` or ``cabinet: {ir: ir.wav, mix: 1.0, level_db: 0.0, normalize: true}``:
+    ``ir`` (required) a file path relative to the config's folder; ``mix`` 0 (dry) … 1 (default 1);
+    ``level_db`` MIN_LEVEL_DB … MAX_LEVEL_DB dB (default 0); ``normalize`` true (default: a 0 dB
+    peak magnitude response) or false (the file's own gain). The IR file itself is read when the
+    stage is prepared (Cabinet.from_settings), its errors naming ``source: key.ir``.
+
+    Parameters
+    ----------
+    value : str or dict
+        What the config holds under ``key``.
+    source : str
+        The config file, for messages.
+    base : str
+        The folder relative paths are resolved from.
+    key : str
+        Where the stage sits in the config (e.g. ``"chain.cabinet"``), for messages.
+
+    Returns
+    -------
+    CabinetSettings
+
+    Raises
+    ------
+    ConfigError
+        One line naming the key: an unknown key (with the valid ones), a missing or unreadable
+        ``ir``, a value of the wrong type or out of range.
+    """
+    def fail(name, message):
+        raise ConfigError(f"{source}: {name} {message}")
+
+    if isinstance(value, str):
+        value = {"ir": value}
+    if not isinstance(value, dict):
+        fail(key, f"must be an IR file path or a mapping with keys {', '.join(CONFIG_KEYS)}, got {quote(value)}")
+    for name in value:
+        if name not in CONFIG_KEYS:
+            close = difflib.get_close_matches(str(name)[:100], CONFIG_KEYS, n=1) if isinstance(name, str) else []
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{source}: unknown key in {key}: {quote(name)}{hint}; valid keys: {', '.join(CONFIG_KEYS)}")
+    if "ir" not in value:
+        fail(key, "needs an ir key (the impulse response file, relative to this file)")
+    path = value["ir"]
+    if not isinstance(path, str) or not path.strip():
+        fail(f"{key}.ir", f"must be a file path, got {quote(path)}")
+    resolved = os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+    problem = path_problem(resolved)
+    if problem is not None:
+        fail(f"{key}.ir", f"names {quote(path)}, which {problem} (resolved to {resolved})")
+    checked = {}
+    for name, check in (("mix", check_mix), ("level_db", check_level_db)):
+        if name in value:
+            try:
+                checked[name] = check(value[name], f"{key}.{name}")
+            except ArgumentError as exc:
+                raise ConfigError(f"{source}: {exc}") from None
+    if "normalize" in value:
+        if not isinstance(value["normalize"], bool):
+            fail(f"{key}.normalize", f"must be true or false, got {quote(value['normalize'])}")
+        checked["normalize"] = value["normalize"]
+    return CabinetSettings(ir=resolved, label=f"{source}: {key}.ir {path}", **checked)

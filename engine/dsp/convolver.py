@@ -19,13 +19,19 @@ splits the impulse response h of length L into
 Why this shape. The host's block size plays no part: the state advances sample by sample (a
 call's samples are cut at the P1 boundaries), so the output is the same, bit for bit, for any
 sequence of block sizes, including 1, and a block longer than anything prepared for is simply
-more chunks. A direct head costs P1 multiply-adds per sample; each level costs one forward and
-one inverse real FFT of 2·P_ℓ points per P_ℓ samples (≈ log2 P_ℓ butterflies per sample) and
-K_ℓ complex multiply-adds per sample. Which head and which levels are cheapest depends on L and
-on those three unit costs; :func:`plan_partitions` picks them with a cost model whose constants
-were measured by benchmarks/cabinet_cost.py (see :data:`UNIT_COSTS_NS`), under a cap on the
-largest partition (:data:`MAX_PARTITION`), because one level step does all its work in the
-call that crosses its boundary: the cap bounds the worst call.
+more chunks. Uniformly partitioned overlap-save with the partition equal to the block (the other
+classic zero-latency answer) needs one fixed block size and an FFT per block, which at blocks of
+1 or 32 costs far more than a direct head (and cannot follow a host whose block size varies).
+Costs per sample: the head P1 multiply-adds (16-lane vectors); each level one forward and one
+inverse real FFT of 2·P_ℓ points per P_ℓ samples (about 10 + 0.6·log2 P_ℓ ns per sample here,
+nearly flat in P_ℓ) and K_ℓ complex multiply-adds (~0.3 ns each). So a short IR (a cabinet:
+4,096-8,192 taps) is cheapest with one level after a head of 128-256, and a long one (a 10 s
+hall: 480,000 taps) with a second level of 4,096 (Gardner's growing partitions: 31×128 then
+117×4096 costs ~5× less than 3,749×128). :func:`plan_partitions` picks the cheapest plan by a cost
+model with those unit costs (:data:`UNIT_COSTS_NS`, measured by ``benchmarks/cabinet_cost.py
+--fit``; benchmarks/reports/cabinet_cost.md has the measured figures), under a cap on the largest
+partition (:data:`MAX_PARTITION`): one level step does all its work in the call that crosses its
+boundary, so the cap bounds the worst call.
 
 Arrays (all made by :func:`build`; the kernel only reads and writes them):
 
@@ -35,8 +41,9 @@ Arrays (all made by :func:`build`; the kernel only reads and writes them):
 * ``coeffs`` float32, constant: the head taps reversed, then per level its FFT twiddles and its
   partition spectra (split: P+1 real parts, then P+1 imaginary parts, per partition).
 * ``state`` float32, cleared by reset: the head's input (2·P1: the previous and the current
-  partition), the wet scratch (P1), per level its input (2·P_ℓ), its spectrum ring, its FFT work
-  area and accumulator, and its output for the current period (P_ℓ).
+  partition; level 1 reads it too), the wet scratch (P1), per level its input (2·P_ℓ, from level 2
+  on), its spectrum ring (the FFT runs in place in the slot it fills), its accumulator Y and its
+  output for the current period (P_ℓ).
 * ``params`` float32: the dry and wet gains, target and current (``P_*``). A new target is
   reached by a linear ramp over ``layout[L_RAMP_LENGTH]`` samples, also independent of the blocks.
 
@@ -96,18 +103,20 @@ P_DRY = 2
 P_WET = 3
 PARAMS_SIZE = 4
 
-#: Measured unit costs in ns on the development machine (2-core AVX-512 Xeon, 2.6 GHz, shared),
-#: by ``benchmarks/cabinet_cost.py --fit``: ``head_tap`` per head tap and sample, ``butterfly``
-#: per radix-2 butterfly of the FFTs, ``cmac`` per complex multiply-add of a frequency-domain
-#: delay line, ``step`` per level step (its fixed overhead), ``chunk`` per chunk of a call.
-#: Only their ratios matter: they choose the plan, never the result.
-UNIT_COSTS_NS = dict(head_tap=0.06, butterfly=3.0, cmac=0.35, step=200.0, chunk=30.0)
+#: Unit costs in ns measured on the development machine (2-core AVX-512 Xeon at 2.6 GHz, shared)
+#: by ``python benchmarks/cabinet_cost.py --fit``: per sample (``sample``), per head tap and
+#: sample (``head_tap``), per chunk of a call (``chunk``), per FFT level and sample (``level``
+#: plus ``level_log``·log2 P: a forward and an inverse FFT of 2P points every P samples) and per
+#: complex multiply-add of a delay line (``cmac``). Only their ratios matter: they choose the plan,
+#: never the result.
+UNIT_COSTS_NS = dict(sample=2.4, head_tap=0.037, chunk=31.0, level=9.8, level_log=0.62, cmac=0.32)
 #: Head sizes (P1) the planner considers.
 HEAD_SIZES = (16, 32, 64, 128, 256, 512)
 #: Ratios P_ℓ+1 / P_ℓ the planner considers.
 GROWTHS = (4, 8, 16, 32)
 #: The largest partition a plan may use. One step of a level of P costs two FFTs of 2P points and
-#: K·(P+1) multiply-adds in a single call; at 4096 that is of the order of 0.2 ms for a 10 s IR.
+#: K·(P+1) multiply-adds in a single call: at 4096, for a 10 s IR at 48 kHz, a few hundred µs
+#: once every 4096 samples (benchmarks/reports/cabinet_cost.md, "One call").
 MAX_PARTITION = 4096
 
 Plan = namedtuple("Plan", "head levels")
@@ -124,13 +133,13 @@ def _next_power_of_two(n):
 def plan_cost(ir_length, plan, costs=None):
     """The modelled cost (ns per sample) of running an IR of ``ir_length`` taps with ``plan``.
 
-    cost = P1·head_tap + Σ_ℓ [log2(P_ℓ)·butterfly·(1 + 1/log2 P_ℓ) + K_ℓ·(P_ℓ+1)/P_ℓ·cmac
-    + step/P_ℓ] + chunk/P1: a forward and an inverse real FFT of 2P points are P/2·log2 P
-    butterflies each plus P/2 split steps, per P samples.
+    cost = sample + P1·head_tap + chunk/P1 + Σ_ℓ [level + level_log·log2 P_ℓ + K_ℓ·(P_ℓ+1)/P_ℓ·cmac]
+    (unit costs :data:`UNIT_COSTS_NS`; chunk/P1 holds for blocks of P1 samples or more).
 
     Parameters
     ----------
     ir_length : int
+        Unused by the model (the plan fixes the work); kept so a model may weigh it.
     plan : Plan
     costs : dict, optional
         Unit costs (default :data:`UNIT_COSTS_NS`).
@@ -140,10 +149,9 @@ def plan_cost(ir_length, plan, costs=None):
     float
     """
     c = UNIT_COSTS_NS if costs is None else costs
-    total = plan.head * c["head_tap"] + c["chunk"] / plan.head
+    total = c["sample"] + plan.head * c["head_tap"] + c["chunk"] / plan.head
     for size, parts in plan.levels:
-        log = math.log2(size) if size > 1 else 1.0
-        total += (log + 1.0) * c["butterfly"] + parts * (size + 1) / size * c["cmac"] + c["step"] / size
+        total += c["level"] + c["level_log"] * math.log2(size) + parts * (size + 1) / size * c["cmac"]
     return total
 
 
