@@ -225,6 +225,17 @@ def test_non_finite_input_samples_are_processed_as_zero():
     assert np.array_equal(y, cabinet.process(clean))
 
 
+def test_the_output_may_overwrite_the_input():
+    ir = random_ir(9000)
+    x = noise_signal(10000)
+    expected = in_blocks(Cabinet(ir, RATE, normalize=False, mix=0.4), x, [300])
+    cabinet = Cabinet(ir, RATE, normalize=False, mix=0.4)
+    in_place = x.copy()
+    for start in range(0, len(x), 300):
+        cabinet.process(in_place[start:start + 300], out=in_place[start:start + 300])
+    assert np.array_equal(in_place, expected)
+
+
 def test_reset_forgets_the_past():
     ir = random_ir(9000)
     x = noise_signal(10000)

@@ -27,7 +27,7 @@ inverse real FFT of 2·P_ℓ points per P_ℓ samples (about 10 + 0.6·log2 P_�
 nearly flat in P_ℓ) and K_ℓ complex multiply-adds (~0.3 ns each). So a short IR (a cabinet:
 4,096-8,192 taps) is cheapest with one level after a head of 128-256, and a long one (a 10 s
 hall: 480,000 taps) with a second level of 4,096 (Gardner's growing partitions: 31×128 then
-117×4096 costs ~5× less than 3,749×128). :func:`plan_partitions` picks the cheapest plan by a cost
+117×4096 cost ~17× less than 3,749×128). :func:`plan_partitions` picks the cheapest plan by a cost
 model with those unit costs (:data:`UNIT_COSTS_NS`, measured by ``benchmarks/cabinet_cost.py
 --fit``; benchmarks/reports/cabinet_cost.md has the measured figures), under a cap on the largest
 partition (:data:`MAX_PARTITION`): one level step does all its work in the call that crosses its

@@ -70,9 +70,12 @@ def peak_gain(taps):
     float
         The largest magnitude over a grid of max(2**16, 8·len(taps)) points (rounded up to a
         power of two), which is within a few hundredths of a dB of the true peak for a smooth
-        response such as a cabinet's.
+        response such as a cabinet's. Past half a million taps (a long reverb, whose response is
+        a dense forest of narrow peaks anyway) the grid stops growing at max(2**22, 2·len(taps))
+        points, so the transform stays within a few hundred MB.
     """
-    points = 1 << max(16, math.ceil(math.log2(max(GRID_POINTS_PER_TAP * len(taps), 1))))
+    wanted = min(GRID_POINTS_PER_TAP * len(taps), max(1 << 22, 2 * len(taps)))
+    points = 1 << max(16, math.ceil(math.log2(max(wanted, 1))))
     return float(np.max(np.abs(np.fft.rfft(np.asarray(taps, np.float64), points))))
 
 
