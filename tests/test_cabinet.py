@@ -22,7 +22,7 @@ from numba.np.arrayobj import np_cfarray
 from scipy import signal
 
 from conftest import REPO
-from engine.dsp import convolver, impulse
+from engine.dsp import convolver
 from engine.dsp.cabinet import RAMP_SECONDS, Cabinet, set_mix_level
 from engine.dsp.convolver import Plan, convolve_block, levels_for, plan_partitions
 from engine.dsp.fft import fft_tables, irfft_split, rfft_split

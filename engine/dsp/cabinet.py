@@ -61,7 +61,24 @@ def set_mix_level(layout, params, mix, level_db):
 
 
 def check_mix(mix, name="mix"):
-    """``mix`` as a float in [0, 1], or ArgumentError naming ``name``."""
+    """Validate a dry/wet mix.
+
+    Parameters
+    ----------
+    mix : float
+    name : str
+        How the value is named in the message (an argument, or a config key).
+
+    Returns
+    -------
+    float
+        ``mix``, from 0 (dry) to 1 (cabinet only).
+
+    Raises
+    ------
+    ArgumentError
+        Not a finite number from 0 to 1.
+    """
     value = _number(mix, name)
     if not 0.0 <= value <= 1.0:
         raise ArgumentError(f"{name} must lie from 0 (dry) to 1 (cabinet only), got {quote(mix)}")
@@ -69,7 +86,24 @@ def check_mix(mix, name="mix"):
 
 
 def check_level_db(level_db, name="level_db"):
-    """``level_db`` as a float in [MIN_LEVEL_DB, MAX_LEVEL_DB], or ArgumentError naming ``name``."""
+    """Validate the cabinet's level.
+
+    Parameters
+    ----------
+    level_db : float
+    name : str
+        How the value is named in the message (an argument, or a config key).
+
+    Returns
+    -------
+    float
+        ``level_db``, from MIN_LEVEL_DB to MAX_LEVEL_DB.
+
+    Raises
+    ------
+    ArgumentError
+        Not a finite number in range.
+    """
     value = _number(level_db, name)
     if not MIN_LEVEL_DB <= value <= MAX_LEVEL_DB:
         raise ArgumentError(f"{name} must lie from {MIN_LEVEL_DB:g} to {MAX_LEVEL_DB:g} dB, got {quote(level_db)}")
@@ -119,6 +153,11 @@ class Cabinet:
         A bad IR array, mix, level_db or max_block_size.
     SampleRateError
         A bad sample rate.
+
+    Notes
+    -----
+    One thread at a time (unlike Processor, nothing guards against a second one): the live
+    path owns its arrays through ``arrays`` and calls the kernel itself.
     """
 
     def __init__(self, ir, sample_rate, max_block_size=4096, mix=1.0, level_db=0.0, ir_sample_rate=None,
@@ -167,7 +206,7 @@ class Cabinet:
         """
         sample_rate = check_sample_rate(sample_rate, "sample_rate")
         if max_block_size is None:
-            max_block_size = self.max_block_size
+            max_block_size = getattr(self, "max_block_size", 4096)
         elif isinstance(max_block_size, bool) or not isinstance(max_block_size, (int, np.integer)) \
                 or not 1 <= max_block_size <= MAX_BLOCK_SIZE:
             raise ArgumentError(f"max_block_size must be a whole number from 1 to {MAX_BLOCK_SIZE}, "

@@ -260,6 +260,11 @@ def build(ir, plan=None, ramp_samples=1):
     -------
     ConvolverArrays
         Dry 0 and wet 1, reached without a ramp.
+
+    Raises
+    ------
+    ValueError
+        If ``plan`` does not cover the IR exactly (a programming error: plans come from plan_partitions).
     """
     h = np.asarray(ir, np.float64).reshape(-1)
     length = len(h)
@@ -273,7 +278,6 @@ def build(ir, plan=None, ramp_samples=1):
     tables = [fft_tables(2 * size) for size, _ in levels]
     # coeffs: head taps, then per level twiddles and spectra.
     coeff_size = _aligned(head)
-    state_size = _aligned(2 * head) + _aligned(head)
     layout_size = LAYOUT_HEADER
     rows = []
     for (size, parts), (twiddles, swaps) in zip(levels, tables):
