@@ -17,7 +17,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 #: Modules whose compiled code ends up inside another module's cached functions.
 SOURCES = [os.path.join(_HERE, name) for name in
            ("layout.py", "options.py", "simd.py", "fastmath.py", "cells.py", "block.py")] + \
-          [os.path.join(os.path.dirname(_HERE), "live", name) for name in ("mixer.py", "shared.py", "callback.py", "jack_native.py")]
+          [os.path.join(os.path.dirname(_HERE), "live", name) for name in ("mixer.py", "shared.py", "callback.py", "jack_native.py")] + \
+          [os.path.join(os.path.dirname(_HERE), "dsp", name) for name in ("fft.py", "convolver.py", "cabinet.py", "gate.py", "eq.py")]
 _STAMP = "kernel-sources.sha256"
 
 
