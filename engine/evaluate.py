@@ -2,7 +2,10 @@
 
 Reference: the unmodified model at F_model on a guitar signal x. Candidate: the method at F_run
 on x resampled to F_run with a band-limited (FFT) resampler, its output resampled back to F_model.
-SNR = 10·log10(Σ y_ref² / Σ (y_ref − ŷ)²) over the whole signal.
+SNR = 10·log10(Σ y_ref² / Σ (y_ref − ŷ)²) over the whole signal. A candidate that delays its
+output (``resample``, ``oversample``: Processor.latency, a whole number of samples at F_run) is
+run on x followed by that many zeros and its first ``latency`` output samples dropped, so it is
+compared sample for sample.
 """
 
 import csv
@@ -49,8 +52,11 @@ def reference_output(model, x, controls=None):
     return processor.process(np.ascontiguousarray(x, np.float32))
 
 
-def candidate_output(model, x, rate, method, controls=None, check_stability=True):
+def candidate_output(model, x, rate, method, controls=None, check_stability=True, oversample=1):
     """``method`` at ``rate`` on x resampled there, resampled back to the model's rate.
+
+    The processor's latency (Processor.latency samples at ``rate``) is compensated: it runs on
+    x followed by that many zeros, and its first ``latency`` output samples are dropped.
 
     Returns
     -------
@@ -61,11 +67,34 @@ def candidate_output(model, x, rate, method, controls=None, check_stability=True
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StabilityWarning)  # reported through the method that ran
         processor = Processor(model, sample_rate=rate, interpolation=method, check_stability=check_stability,
-                              controls=knob_values(model, controls))
+                              controls=knob_values(model, controls), oversample=oversample)
     x_run = resample(x, model.sample_rate, rate, PAD_SECONDS)
-    y_run = processor.process(x_run)
+    y_run = aligned_output(processor, x_run)
     y = resample(y_run, rate, model.sample_rate, PAD_SECONDS)
     return y[:len(x)], processor.interpolation
+
+
+def aligned_output(processor, x):
+    """``processor`` on x with its latency compensated: len(x) samples, output sample i answering input sample i.
+
+    Parameters
+    ----------
+    processor : Processor
+        Mono, freshly prepared or reset.
+    x : numpy.ndarray
+        float32 (n,) at processor.sample_rate.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n,): the output for x followed by ``processor.latency`` zeros, without its first
+        ``latency`` samples.
+    """
+    latency = processor.latency
+    x = np.ascontiguousarray(x, np.float32)
+    if latency == 0:
+        return processor.process(x)
+    return processor.process(np.concatenate([x, np.zeros(latency, np.float32)]))[latency:]
 
 
 def evaluate(model, x, rates, methods=INTERPOLATIONS, controls=None, progress=None):
