@@ -35,6 +35,8 @@ class Score:
     method: str
     ran: str
     snr_db: float
+    oversample: int = 1
+    latency: int = 0
 
 
 def snr_db(reference, candidate):
@@ -64,6 +66,12 @@ def candidate_output(model, x, rate, method, controls=None, check_stability=True
         The output at the model's rate, and the method that actually ran (a method predicted
         unstable is replaced; see Processor).
     """
+    y, processor = _candidate(model, x, rate, method, controls, check_stability, oversample)
+    return y, processor.interpolation
+
+
+def _candidate(model, x, rate, method, controls=None, check_stability=True, oversample=1):
+    """candidate_output's output and the Processor that made it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StabilityWarning)  # reported through the method that ran
         processor = Processor(model, sample_rate=rate, interpolation=method, check_stability=check_stability,
@@ -71,7 +79,7 @@ def candidate_output(model, x, rate, method, controls=None, check_stability=True
     x_run = resample(x, model.sample_rate, rate, PAD_SECONDS)
     y_run = aligned_output(processor, x_run)
     y = resample(y_run, rate, model.sample_rate, PAD_SECONDS)
-    return y[:len(x)], processor.interpolation
+    return y[:len(x)], processor
 
 
 def aligned_output(processor, x):
@@ -97,8 +105,8 @@ def aligned_output(processor, x):
     return processor.process(np.concatenate([x, np.zeros(latency, np.float32)]))[latency:]
 
 
-def evaluate(model, x, rates, methods=INTERPOLATIONS, controls=None, progress=None):
-    """Score every (rate, method) pair on x (at the model's rate).
+def evaluate(model, x, rates, methods=INTERPOLATIONS, controls=None, progress=None, oversamples=(1,)):
+    """Score every (rate, method, oversampling factor) on x (at the model's rate).
 
     Parameters
     ----------
@@ -111,6 +119,8 @@ def evaluate(model, x, rates, methods=INTERPOLATIONS, controls=None, progress=No
     controls : sequence of float, optional
     progress : callable, optional
         Called as ``progress(done, total)``.
+    oversamples : sequence of int
+        Oversampling factors (Processor's ``oversample``), each with every method.
 
     Returns
     -------
@@ -118,33 +128,49 @@ def evaluate(model, x, rates, methods=INTERPOLATIONS, controls=None, progress=No
     """
     y_ref = reference_output(model, x, controls)
     scores = []
-    total = len(rates) * len(methods)
+    total = len(rates) * len(methods) * len(oversamples)
     for rate in rates:
         for method in methods:
-            y, ran = candidate_output(model, x, rate, method, controls)
-            scores.append(Score(model=model.name, model_rate=model.sample_rate, rate=float(rate),
-                                ratio=rate / model.sample_rate, method=method, ran=ran, snr_db=snr_db(y_ref, y)))
-            if progress is not None:
-                progress(len(scores), total)
+            for factor in oversamples:
+                y, processor = _candidate(model, x, rate, method, controls, oversample=factor)
+                scores.append(Score(model=model.name, model_rate=model.sample_rate, rate=float(rate),
+                                    ratio=rate / model.sample_rate, method=method, ran=processor.interpolation,
+                                    snr_db=snr_db(y_ref, y), oversample=int(factor), latency=processor.latency))
+                if progress is not None:
+                    progress(len(scores), total)
     return scores
 
 
+def column_name(method, oversample):
+    """A table column: the method, with ``×K`` when oversampled."""
+    return method if oversample == 1 else f"{method}×{oversample}"
+
+
 def format_table(scores):
-    """A text table: one row per rate, one column per method, SNR in dB (method that ran if replaced)."""
-    methods = list(dict.fromkeys(s.method for s in scores))
+    """A text table: one row per rate, one column per method (and oversampling factor), SNR in dB.
+
+    A replaced method shows the first letters of the one that ran; the last row gives each
+    column's latency in samples at each rate, when any column has one.
+    """
+    columns = list(dict.fromkeys((s.method, s.oversample) for s in scores))
     rates = list(dict.fromkeys(s.rate for s in scores))
-    lines = [f"{'rate (Hz)':>10} {'R':>7} " + " ".join(f"{m:>12}" for m in methods)]
+    lines = [f"{'rate (Hz)':>10} {'R':>7} " + " ".join(f"{column_name(*c):>12}" for c in columns)]
     for rate in rates:
-        row = {s.method: s for s in scores if s.rate == rate}
+        row = {(s.method, s.oversample): s for s in scores if s.rate == rate}
         first = next(iter(row.values()))
         cells = []
-        for m in methods:
-            s = row[m]
+        for c in columns:
+            s = row[c]
             text = "exact" if math.isinf(s.snr_db) else f"{s.snr_db:.1f}"
             if s.ran != s.method:
                 text += f"({s.ran[:3]})"
             cells.append(f"{text:>12}")
         lines.append(f"{rate:>10.0f} {first.ratio:>7.4f} " + " ".join(cells))
+    if any(s.latency for s in scores):
+        for rate in rates:
+            row = {(s.method, s.oversample): s for s in scores if s.rate == rate}
+            lines.append(f"{'latency':>10} {'':>7} " + " ".join(f"{row[c].latency:>12}" for c in columns)
+                         + f"   (samples at {rate:g} Hz)")
     return "\n".join(lines)
 
 

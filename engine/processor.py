@@ -193,6 +193,8 @@ class Processor:
     def _inner(self):
         """(the state read the kernel runs, its R, the model's run rate or None without a resampler pair)."""
         if self.interpolation == RESAMPLE:
+            if self.oversample == 1 and self.ratio == 1.0:
+                return "linear", 1.0, None  # already at the model's rate: nothing to resample, no latency
             # The model at oversample × its own rate: R = oversample, where linear is the exact delay.
             return "linear", float(self.oversample), self.oversample * self.model.sample_rate
         if self.oversample > 1:
