@@ -235,7 +235,7 @@ class Processor:
 
     def _make_resampler(self, inner_rate):
         """The resampler pair between ``sample_rate`` and ``inner_rate`` (engine.resampler)."""
-        from .resampler.design import BELOW, OVERSAMPLED_BACK_SECONDS, plan
+        from .resampler.design import BELOW, OVERSAMPLED_BACK_CROSSINGS, plan
         from .resampler.pair import ResamplerPair
 
         if self.interpolation == RESAMPLE and self.oversample == 1:
@@ -243,7 +243,7 @@ class Processor:
         else:
             # Oversampling is for aliasing: the way back stops everything above the stream's
             # Nyquist frequency before it decimates, rather than letting its transition band fold.
-            design = plan(self.sample_rate, inner_rate, back_seconds=OVERSAMPLED_BACK_SECONDS, back_transition=BELOW)
+            design = plan(self.sample_rate, inner_rate, back_crossings=OVERSAMPLED_BACK_CROSSINGS, back_transition=BELOW)
         return ResamplerPair(design, self.channels)
 
     @property

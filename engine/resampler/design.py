@@ -31,13 +31,15 @@ from ..kernels.layout import LANES
 #: Kaiser window β: side lobes and passband ripple ≈ 81 dB down (A = β/0.1102 + 8.7). β = 6
 #: (≈ 63 dB) cost 5 dB of mean SNR on the LSTM-40 set, β = 10 gained 0.3 dB (see the package doc).
 KAISER_BETA = 8.0
-#: Half the length of each filter of the pair, in seconds: the way in and the way back each
-#: delay the signal this much, so the round trip is ≈ 1 ms (48 samples at 48 kHz).
-INTO_SECONDS = 0.5e-3
-BACK_SECONDS = 0.5e-3
+#: Half the length of each filter of the pair, in periods of the lower of its two rates (the
+#: windowed sinc's zero crossings on each side), so the design is the same at every rate pair:
+#: each stage delays by 22 / F_low (0.5 ms at 44.1 kHz), the round trip 44.1 ↔ 48 kHz is
+#: 48 samples at 48 kHz (1.0 ms).
+INTO_CROSSINGS = 22
+BACK_CROSSINGS = 22
 #: With oversampling, the way back's half length: its stopband starts at the stream's Nyquist
 #: frequency (BELOW), which takes a longer filter for the same passband.
-OVERSAMPLED_BACK_SECONDS = 0.75e-3
+OVERSAMPLED_BACK_CROSSINGS = 33
 #: The most filter phases one stage may have: the numerator and denominator of the rate ratio
 #: in lowest terms. Every standard pair is far below (44.1 ↔ 48 kHz: 147/160; 44.1 ↔ 192 kHz: 147/640).
 MAX_PHASES = 4096
@@ -193,8 +195,8 @@ def _cutoff(stage_taps, high_rate, nyquist, transition, beta):
     return max(nyquist / high_rate - 0.5 * transition_width(stage_taps, beta), 0.25 * nyquist / high_rate)
 
 
-def plan(outer_rate, inner_rate, into_seconds=INTO_SECONDS, back_seconds=BACK_SECONDS, into_transition=CENTRED,
-         back_transition=CENTRED, beta=KAISER_BETA):
+def plan(outer_rate, inner_rate, into_crossings=INTO_CROSSINGS, back_crossings=BACK_CROSSINGS,
+         into_transition=CENTRED, back_transition=CENTRED, beta=KAISER_BETA):
     """Design the pair for ``outer_rate`` ↔ ``inner_rate``.
 
     Parameters
@@ -203,8 +205,8 @@ def plan(outer_rate, inner_rate, into_seconds=INTO_SECONDS, back_seconds=BACK_SE
         The stream's rate (Hz).
     inner_rate : float
         The rate the model runs at (Hz).
-    into_seconds, back_seconds : float
-        Half the length of each stage's filter (its delay), in seconds.
+    into_crossings, back_crossings : float
+        Half the length of each stage's filter (its delay), in periods of the lower rate.
     into_transition, back_transition : str
         CENTRED or BELOW: where each filter's transition band sits against the lower rate's
         Nyquist frequency.
@@ -223,11 +225,12 @@ def plan(outer_rate, inner_rate, into_seconds=INTO_SECONDS, back_seconds=BACK_SE
     fraction = rate_fraction(outer_rate, inner_rate)
     p, q = fraction.numerator, fraction.denominator
     high_rate = p * float(inner_rate)
-    nyquist = 0.5 * min(float(outer_rate), float(inner_rate))
-    inner_delay = max(1, round(into_seconds * inner_rate))
+    low = min(float(outer_rate), float(inner_rate))
+    nyquist = 0.5 * low
+    inner_delay = max(1, round(into_crossings / low * inner_rate))
     into_half = inner_delay * p
     # The round trip in whole outer samples, leaving the way back at least one tap per phase each side.
-    latency = max(round((into_seconds + back_seconds) * outer_rate), -(-(into_half + p) // q))
+    latency = max(round((into_crossings + back_crossings) / low * outer_rate), -(-(into_half + p) // q))
     back_half = latency * q - into_half
     into = design_stage(q, p, into_half, _cutoff(2 * into_half + 1, high_rate, nyquist, into_transition, beta), beta)
     back = design_stage(p, q, back_half, _cutoff(2 * back_half + 1, high_rate, nyquist, back_transition, beta), beta)
