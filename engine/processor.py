@@ -105,7 +105,9 @@ class Processor:
 
     With the resampler pair (``resample`` or ``oversample`` > 1) every channel runs on the
     calling thread (``threads`` is kept for the state reads), and ``kernel_slot`` is refused:
-    the live callback runs the model kernel alone.
+    the live callback runs the model kernel alone. After ``prepare``: ``latency`` is the delay in
+    samples at ``sample_rate`` (0 without the pair), ``inner_sample_rate`` the rate the model
+    runs at, ``read_ratio`` the R its state read corrects (``ratio`` stays F_run / F_model).
     """
 
     def __init__(self, model, sample_rate, interpolation=DEFAULT_INTERPOLATION, max_block_size=4096, channels=1,
