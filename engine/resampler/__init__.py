@@ -56,4 +56,6 @@ without numba's runtime (tests/test_resampler.py), as the live callback would ca
 block sizes give the one long block's output, bit for bit.
 """
 
-from .design import MAX_PHASES, Plan, plan, rate_fraction  # noqa: F401
+from .design import MAX_PHASES, Plan, plan, rate_fraction
+
+__all__ = ["MAX_PHASES", "Plan", "plan", "rate_fraction"]
