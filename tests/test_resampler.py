@@ -208,6 +208,7 @@ def pair_cfunc():
 def test_the_pair_compiles_inside_a_cfunc_without_numbas_runtime_and_runs_the_same():
     compiled = pair_cfunc()
     assert "NRT_" not in compiled.inspect_llvm()
+    assert resampled_block.targetoptions.get("_nrt") is False and stage_block.targetoptions.get("_nrt") is False
     model = random_model("lstm", hidden=8, sample_rate=44100.0, seed=9)
     reference = engine.Processor(model, 48000, interpolation="resample")
     processor = engine.Processor(model, 48000, interpolation="resample")
