@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from ..methods import DEFAULT_INTERPOLATION, INTERPOLATIONS
+from ..methods import DEFAULT_INTERPOLATION, INTERPOLATIONS, OVERSAMPLE_FACTORS
 from .common import ProgressBar, entry_point, rate_argument
 
 @entry_point
@@ -28,6 +28,9 @@ def process_main(argv=None):
                         help="the rate the model was trained at (default: from the file or its format)")
     parser.add_argument("--interpolation", default=DEFAULT_INTERPOLATION, choices=INTERPOLATIONS,
                         help=f"how the delayed state is read (default: {DEFAULT_INTERPOLATION})")
+    parser.add_argument("--oversample", type=int, choices=OVERSAMPLE_FACTORS, default=1, metavar="K",
+                        help="run the model at K times the file's rate (1, 2, 4; default 1) inside a resampler, "
+                             "against aliasing; its latency is compensated")
     parser.add_argument("--control", type=float, nargs="+", metavar="V",
                         help="control values of a conditioned model, one per knob (default 0.5 each)")
     parser.add_argument("--force", action="store_true", help="replace an existing output file")
@@ -42,7 +45,7 @@ def process_main(argv=None):
     started = time.perf_counter()
     try:
         report = render_file(model, args.input, args.output, interpolation=args.interpolation,
-                             controls=args.control, force=args.force, progress=progress)
+                             controls=args.control, force=args.force, progress=progress, oversample=args.oversample)
     except RenderTerminated as exc:
         # render_file removed its temporary file; exit as a process killed by SIGTERM reports (128 + 15).
         end_of_bar = "\n" if progress is not None and progress.interactive else ""
@@ -54,6 +57,10 @@ def process_main(argv=None):
         method = report.interpolation
         if report.interpolation != report.requested_interpolation:
             method += f" (the stability check replaced the requested {report.requested_interpolation})"
+        if report.oversample > 1:
+            method += f", oversampled ×{report.oversample}"
+        if report.latency:
+            method += f" (latency {report.latency} samples, compensated)"
         muted = (f"; {report.non_finite_samples} non-finite output sample(s) muted" if report.non_finite_samples
                  else "")
         print(f"wrote {args.output}: {seconds:.2f} s, {report.channels} channel(s) at {report.sample_rate:g} Hz "
