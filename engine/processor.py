@@ -42,6 +42,9 @@ MAX_BLOCK_SIZE = 2 ** 20
 MAX_THREADS = MAX_CHANNELS
 
 
+#: The resampler arrays of a live slot whose model runs at the stream's rate (none: all empty).
+_NO_PAIR = (np.zeros(0, np.int64),) + tuple(np.zeros(0, np.float32) for _ in range(7))
+
 class Processor:
     """Run a model at any sample rate, correcting its recurrent delay to R = F_run / F_model.
 
@@ -534,30 +537,23 @@ class Processor:
     def kernel_slot(self):
         """This processor's model as one tuple for the live kernel (engine.live.mixer.live_block).
 
-        (meta, params, hist, pos, work), indexed by engine.live.mixer.SLOT_*: the arrays are
-        the processor's own, so the kernel advances this processor's state. Controls are held
-        (no ramp) in live use. ``prepare`` and a ``set_controls`` that changes the method
-        reallocate the state: a slot taken before either is stale and must be taken again.
+        (meta, params, hist, pos, work, then the resampler pair's eight arrays), indexed by
+        engine.live.mixer.SLOT_*: the arrays are the processor's own, so the kernel advances this
+        processor's state. Without a pair (a state read at the stream's rate) the last eight are
+        empty. Controls are held (no ramp) in live use. ``prepare`` and a ``set_controls`` that
+        changes the method reallocate the state: a slot taken before either is stale and must be
+        taken again.
 
-        Not guarded by the one-thread token (see the class notes): the live chain calls it on the
-        audio thread, where an exception would stop the stream, and it only writes header values.
-
-        Raises
-        ------
-        ArgumentError
-            With a resampler pair (``resample``, ``oversample`` > 1): the live kernel runs the
-            model alone, and the model's slot without the pair would play at the wrong rate.
+        Not guarded by the one-thread token (see the class notes): the live chain calls it from the
+        controlling thread while the callback is stopped, and it only writes header values.
         """
-        if self._resampler is not None:
-            raise ArgumentError(f"{self.model.name}: the live callback does not run the resampler pair yet "
-                                f"(interpolation {self.interpolation!r}, oversample {self.oversample}); use a state "
-                                "read and oversample 1 live")
         net = self._network
         self._ctrl_from[:] = self._ctrl_to
         self._ramping = False
         self._header[kernels.H_RAMP_DONE], self._header[kernels.H_RAMP_LENGTH] = 0, 1
         self._update_fast_path()
-        return (net.meta, net.params, self._hist, self._pos, self._work)
+        pair = self._resampler.arguments if self._resampler is not None else _NO_PAIR
+        return (net.meta, net.params, self._hist, self._pos, self._work) + tuple(pair)
 
     @exclusive
     def close(self):

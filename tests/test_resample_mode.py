@@ -173,10 +173,12 @@ def test_non_finite_input_is_counted_and_played_as_silence():
     assert np.all(np.isfinite(y)) and processor.repairs["non_finite_input"] == 2
 
 
-def test_the_live_slot_is_refused_with_the_pair():
+def test_the_live_slot_carries_the_pair():
     processor = engine.Processor(random_model("lstm", hidden=8, sample_rate=44100.0), 48000, oversample=2)
-    with pytest.raises(ArgumentError, match=r"the live callback does not run the resampler pair yet"):
-        processor.kernel_slot()
+    slot = processor.kernel_slot()
+    assert len(slot) == 13 and all(array.size > 0 for array in slot)
+    plain = engine.Processor(random_model("lstm", hidden=8, sample_rate=44100.0), 48000).kernel_slot()
+    assert len(plain) == 13 and all(array.size == 0 for array in plain[5:])
 
 
 @pytest.mark.parametrize("value,shown", [(3, "3"), (0, "0"), (2.0, "2.0"), (True, "True"), ("2", "'2'")])
@@ -303,14 +305,16 @@ def test_engine_process_compensates_the_latency(tmp_path):
         np.testing.assert_array_equal(y[:, ch], aligned_output(processor, np.ascontiguousarray(x[:, ch])))
 
 
-def test_oversample_in_the_config_is_checked_and_refused_live(tmp_path):
-    from engine.cli.live import live_main
+def test_oversample_in_the_config_is_checked_and_reaches_the_live_chain(tmp_path):
     from engine.config import load_config
+    from engine.live.chain import LiveChain, load_models
 
     path = tmp_path / "live.yaml"
     path.write_text(f"model: {DEFAULT_MODEL}\noversample: 3\n")
     with pytest.raises(ConfigError, match=r"oversample must be one of 1, 2, 4, got 3$"):
         load_config(path)
     path.write_text(f"model: {DEFAULT_MODEL}\noversample: 2\n")
-    assert load_config(path).oversample == 2
-    assert live_main(["--config", str(path)]) == 1  # one line on stderr, before any device is opened
+    config = load_config(path)
+    assert config.oversample == 2
+    chain = LiveChain(config, load_models(config), 48000, 1, 2)
+    assert chain.processors[0].oversample == 2 and chain.processors[0].latency > 0

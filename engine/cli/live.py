@@ -99,15 +99,6 @@ def _live(args, parser, stop):
     if args.audio_api is not None:
         overrides["audio_api"] = args.audio_api
     config = config.replace(**overrides)
-    if config.oversample != 1 or config.interpolation == "resample":
-        # The live callback runs the model kernel alone (engine.live.mixer), without the resampler pair.
-        from ..errors import ConfigError
-
-        key = "oversample" if config.oversample != 1 else "interpolation"
-        raise ConfigError(f"{config.source}: {key} {getattr(config, key)!r} is not run by engine-live yet (the live "
-                          "callback has no resampler pair); use oversample 1 and a state read live, or "
-                          "engine-process offline")
-
     virtual = args.virtual
     if not virtual and args.virtual_if_no_device and not live.has_duplex_device():
         print("engine-live: no audio interface found; running on a virtual one (JACK dummy server) instead")

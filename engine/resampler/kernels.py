@@ -22,7 +22,7 @@ from ..kernels.block import process_block
 from ..kernels.layout import H_RAMP_DONE, H_RAMP_LENGTH, LANES, POS_BAD_INPUT, POS_BAD_OUTPUT
 from ..kernels.options import INLINE, JIT, ZERO
 from ..kernels.simd import fma, splat, vload, vsum
-from .layout import (BACK, IN, R_CHUNK, R_FIFO_MASK, R_FIFO_READ, R_FIFO_WRITE, R_INNER, R_SKIP, S_AHEAD, S_DOWN,
+from .layout import (BACK, COUNTERS, IN, R_CHUNK, R_LEAD, R_FIFO_MASK, R_FIFO_READ, R_FIFO_WRITE, R_INNER, R_SKIP, S_AHEAD, S_DOWN,
                      S_SPAN, S_TAPS, S_UP, S_WRITE)
 
 
@@ -170,3 +170,17 @@ def resampled_block(x, y, rs, table_in, table_back, hist_in, hist_back, queue, i
         rs[R_FIFO_READ] = read + frames
         rs[R_FIFO_WRITE] = write
     rs[R_INNER] = made
+
+
+@njit(**JIT)
+def reset_pair(rs, hist_in, hist_back, queue):
+    """Silence before the first sample, in place: counters cleared, the lead to pass over restored, histories and queue zeroed."""
+    for field in COUNTERS:
+        rs[field] = 0
+    rs[R_SKIP] = rs[R_LEAD]
+    for i in range(hist_in.shape[0]):
+        hist_in[i] = ZERO
+    for i in range(hist_back.shape[0]):
+        hist_back[i] = ZERO
+    for i in range(queue.shape[0]):
+        queue[i] = ZERO

@@ -5,6 +5,7 @@ import numpy as np
 from ..packing import aligned_zeros
 from . import layout
 from .design import history_span
+from .kernels import reset_pair
 
 #: The most outer frames one model call covers: the inner buffers hold this many frames' worth,
 #: whatever the Processor's max_block_size (longer blocks run as several chunks, with the same
@@ -65,12 +66,7 @@ class ResamplerPair:
 
     def reset(self):
         """Silence before the first sample: histories, queue and counters cleared, in place (no allocation)."""
-        for field in layout.COUNTERS:
-            self.rs[field] = 0
-        self.rs[layout.R_SKIP] = self.rs[layout.R_LEAD]
-        self._hist_in[:] = 0
-        self._hist_back[:] = 0
-        self._queue[:] = 0
+        reset_pair(self.rs, self._hist_in, self._hist_back, self._queue)  # the live chain's reset runs the same
 
     def inner_frames(self, frames):
         """How many inner (model-rate) frames the model will run on for the next ``frames`` outer frames.
