@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import yaml
 
 from .audiofile import path_problem
-from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS
+from .methods import CHOICES, DEFAULT_INTERPOLATION
 from .errors import QUOTE_CHARS, ConfigError, quote  # noqa: F401  (QUOTE_CHARS: documented here)
 
 BLOCK_SIZE_RANGE = (16, 8192)
@@ -138,8 +138,8 @@ def _channels(value, key, source):
 
 
 def _interpolation(value, key, source):
-    if value not in INTERPOLATIONS:
-        _fail(source, key, f"must be one of {', '.join(INTERPOLATIONS)}, got {quote(value)}")
+    if not isinstance(value, str) or value not in CHOICES:
+        _fail(source, key, f"must be one of {', '.join(CHOICES)}, got {quote(value)}")
     return value
 
 

@@ -11,14 +11,21 @@ from .errors import ArgumentError
 LAGRANGE_ORDERS = {"linear": 1, "cubic": 3, "lagrange5": 5}
 INTERPOLATIONS = ("linear", "naive", "cubic", "lagrange5", "allpass")
 DEFAULT_INTERPOLATION = "linear"
+#: Not a read of its own: at prepare the engine scores every stable candidate on a short probe
+#: and runs the best (engine/auto.py).
+AUTO = "auto"
+#: What a Processor, the config's ``interpolation`` key and the commands accept: a read, or auto.
+CHOICES = INTERPOLATIONS + (AUTO,)
 
 
-def check_interpolation(name):
+def check_interpolation(name, allow_auto=False):
     """Return ``name`` if it is a known interpolation method.
 
     Parameters
     ----------
     name : str
+    allow_auto : bool
+        Also accept "auto" (what a user may ask for, as opposed to a read the kernels run).
 
     Returns
     -------
@@ -30,6 +37,7 @@ def check_interpolation(name):
     ArgumentError
         If it is not, naming the methods that exist.
     """
-    if name not in INTERPOLATIONS:
-        raise ArgumentError(f"unknown interpolation {name!r}; choose one of {', '.join(INTERPOLATIONS)}")
+    known = CHOICES if allow_auto else INTERPOLATIONS
+    if not isinstance(name, str) or name not in known:
+        raise ArgumentError(f"unknown interpolation {name!r}; choose one of {', '.join(known)}")
     return name

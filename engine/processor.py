@@ -18,6 +18,7 @@ import numpy as np
 
 from . import kernels
 from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots, read_filter
+from .methods import AUTO
 from .errors import ArgumentError, AudioInputError, StabilityWarning, quote
 from .channel_threads import THREADED_FRAMES, ChannelThreads
 from .controls import check_controls, knob_values  # noqa: F401  (part of this module's interface)
@@ -58,6 +59,12 @@ class Processor:
         ``interpolation`` then names what runs, ``requested_interpolation`` what was asked for,
         and ``stability`` holds the decision (an engine.stability.Choice: every verdict with its
         spectral radius and limit; None with ``check_stability=False``).
+        "auto": at prepare, every candidate the stability rule allows is scored on a short
+        built-in probe and the best runs (engine.auto; ~0.1 s for an LSTM-40 at 48 kHz, then
+        cached on disk per model content, rate and knob values). ``interpolation`` names the
+        read that runs, ``requested_interpolation`` stays "auto", ``auto`` holds the decision
+        (an engine.auto.AutoChoice) and ``auto_scores`` every candidate's probe SNR. The
+        stability rule applies to auto whatever ``check_stability`` says.
     check_stability : bool
         False runs the requested method even where it is predicted unstable. For evaluating the
         check itself (benchmarks/below_rate.py); never for audio anyone listens to.
@@ -99,7 +106,8 @@ class Processor:
         if not isinstance(model, Model):
             raise ArgumentError(f"model must be an engine.Model (from engine.load_model), got {type(model).__name__}")
         self.model = model
-        self.requested_interpolation = self.interpolation = check_interpolation(interpolation)
+        self.requested_interpolation = self.interpolation = check_interpolation(interpolation, allow_auto=True)
+        self.auto = None
         self.check_stability = bool(check_stability)
         self.channels = _positive_int(channels, "channels", MAX_CHANNELS, "MAX_CHANNELS")
         self.threads = min(_positive_int(threads, "threads", MAX_THREADS, "MAX_THREADS"), self.channels)
@@ -194,6 +202,8 @@ class Processor:
         with (``_ctrl_to``).
         """
         self.stability = None
+        if self.requested_interpolation == AUTO:
+            return self._auto_interpolation(keep=False)
         if not self.check_stability:
             return self.requested_interpolation
         from .stability import choose
@@ -204,6 +214,30 @@ class Processor:
             warnings.warn(f"{self.model.name}: {self.stability.explain(self.sample_rate)}", StabilityWarning,
                           stacklevel=stacklevel)
         return self.stability.method
+
+    def _auto_interpolation(self, keep):
+        """The read interpolation="auto" runs (engine.auto.choose_auto), with its stability decision.
+
+        ``keep`` (a knob change): the read chosen at prepare stays while the stability rule
+        still allows it at the new values (probing afresh on every knob move would cost a probe
+        each, ~0.1 s); only when it does not is the choice made again at the new values.
+        """
+        from .auto import choose_auto
+        from .stability import choose
+
+        controls = self._ctrl_to if self.model.num_controls else None
+        if keep and self.auto is not None:
+            self.stability = choose(self.model, self.interpolation, self.ratio, controls)
+            if not self.stability.replaced:
+                return self.interpolation
+        self.auto = choose_auto(self.model, self.sample_rate, controls)
+        self.stability = choose(self.model, self.auto.method, self.ratio, controls, self.auto.linearisation)
+        return self.stability.method
+
+    @property
+    def auto_scores(self):
+        """With interpolation="auto": {candidate: probe SNR in dB, None where the stability rule forbids it}; else None."""
+        return None if self.auto is None else self.auto.scores
 
     @exclusive
     def reset(self):
@@ -266,7 +300,8 @@ class Processor:
         self._update_fast_path()
         # Knobs move the verdict only where the linearised check decided it.
         if changed and self.stability is not None and self.stability.checked:
-            chosen = self._stable_interpolation(stacklevel=4)
+            chosen = (self._auto_interpolation(keep=True) if self.requested_interpolation == AUTO
+                      else self._stable_interpolation(stacklevel=4))
             if chosen != self.interpolation:
                 self.interpolation = chosen
                 self._configure()  # resets: the new values apply at once
@@ -502,7 +537,8 @@ class Processor:
 
     def __repr__(self):
         return (f"Processor({self.model.name}: {self.model.sample_rate:g} Hz model at {self.sample_rate:g} Hz, "
-                f"R = {self.ratio:.6g}, {self.interpolation}, {self.channels} channel(s))")
+                f"R = {self.ratio:.6g}, {self.interpolation}{' (auto)' if self.auto is not None else ''}, "
+                f"{self.channels} channel(s))")
 
 
 _FLOAT32 = np.dtype(np.float32)

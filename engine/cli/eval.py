@@ -4,7 +4,7 @@ import argparse
 import os
 
 from ..errors import AudioFileError
-from ..methods import INTERPOLATIONS
+from ..methods import AUTO, CHOICES
 from .common import ProgressBar, check_output, entry_point, make_folders, rate_argument, write_output
 
 DEMO_CLIP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "models",
@@ -16,7 +16,7 @@ def eval_main(argv=None):
     """engine-eval: the quality report of the published protocol (SRC.md)."""
     from ..audiofile import MAX_CLIP_SECONDS
 
-    methods_available = INTERPOLATIONS
+    methods_available = CHOICES
 
     parser = argparse.ArgumentParser(
         prog="engine-eval",
@@ -29,7 +29,7 @@ def eval_main(argv=None):
     parser.add_argument("--rates", type=rate_argument, nargs="+", metavar="HZ", default=[48000, 88200, 96000],
                         help="run rates (default: 48000 88200 96000)")
     parser.add_argument("--methods", nargs="+", choices=methods_available, default=list(methods_available),
-                        help="methods to score (default: all)")
+                        help="methods to score (default: all; auto's column is the read it chose, named after the score)")
     parser.add_argument("--input", metavar="WAV", help=f"test signal, its first channel, at most "
                                                        f"{MAX_CLIP_SECONDS:g} s (default: the demo clip, {DEMO_CLIP})")
     parser.add_argument("--control", type=float, nargs="+", metavar="V", help="knob values of a conditioned model")
@@ -82,8 +82,10 @@ def eval_main(argv=None):
     print(f"{model.name} ({model.format}, trained at {model.sample_rate:g} Hz), {len(x) / model.sample_rate:.1f} s "
           f"of {os.path.basename(source)}: SNR in dB against the model at its own rate (higher is better)")
     print(format_table(scores))
-    if any(s.ran != s.method for s in scores):
+    if any(s.ran != s.method and s.method != AUTO for s in scores):
         print("(xxx): the method was predicted unstable there; the engine ran the one named instead")
+    if any(s.method == AUTO for s in scores):
+        print(f"{AUTO} (xxx): the method auto chose on its probe (engine-info MODEL --rate HZ lists the probe's scores)")
     if args.csv:
         write_output(lambda: write_csv(args.csv, scores), args.csv, "--csv")
         print(f"wrote {args.csv}")

@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from ..methods import DEFAULT_INTERPOLATION, INTERPOLATIONS
+from ..methods import AUTO, CHOICES, DEFAULT_INTERPOLATION
 from .common import ProgressBar, entry_point, rate_argument
 
 @entry_point
@@ -26,8 +26,9 @@ def process_main(argv=None):
     parser.add_argument("--model", required=True, metavar="PATH", help="model file (.json, .nam, .aidax)")
     parser.add_argument("--model-rate", type=rate_argument, metavar="HZ",
                         help="the rate the model was trained at (default: from the file or its format)")
-    parser.add_argument("--interpolation", default=DEFAULT_INTERPOLATION, choices=INTERPOLATIONS,
-                        help=f"how the delayed state is read (default: {DEFAULT_INTERPOLATION})")
+    parser.add_argument("--interpolation", default=DEFAULT_INTERPOLATION, choices=CHOICES,
+                        help=f"how the delayed state is read (default: {DEFAULT_INTERPOLATION}; auto: the best of the "
+                             f"others on a short probe, see engine-info MODEL --rate HZ)")
     parser.add_argument("--control", type=float, nargs="+", metavar="V",
                         help="control values of a conditioned model, one per knob (default 0.5 each)")
     parser.add_argument("--force", action="store_true", help="replace an existing output file")
@@ -52,7 +53,9 @@ def process_main(argv=None):
     if not args.quiet:
         seconds = report.frames / report.sample_rate
         method = report.interpolation
-        if report.interpolation != report.requested_interpolation:
+        if report.requested_interpolation == AUTO:
+            method += " (chosen by auto)"
+        elif report.interpolation != report.requested_interpolation:
             method += f" (the stability check replaced the requested {report.requested_interpolation})"
         muted = (f"; {report.non_finite_samples} non-finite output sample(s) muted" if report.non_finite_samples
                  else "")
