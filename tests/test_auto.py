@@ -14,7 +14,6 @@ import json
 import math
 import os
 import re
-import sys
 
 import numpy as np
 import pytest
@@ -288,8 +287,7 @@ SECONDS = 3.0
 @pytest.fixture(scope="module")
 def unseen_signals():
     """The demo clip's first 3 s, and 3 s of the held-out synthesised performance (tools/synth.py, seed 2002)."""
-    sys.path.insert(0, str(REPO / "tools"))
-    import synth
+    from tools import synth  # as test_tools_circuits imports it: numba's cache of synth's kernel names its module
 
     clip, clip_rate = soundfile.read(REPO / "models/demo_di.wav", dtype="float32")
     return {"demo clip": (clip[:int(SECONDS * clip_rate)], clip_rate),
