@@ -22,12 +22,14 @@ grow with frequency and lagrange5's off-centre window (1 < R < 3) amplifies the 
 probe with too little energy between 1 and 6 kHz favours the allpass, and one with energy above
 ~8 kHz (where a guitar DI has almost none: the demo clip is −45 dB there) penalises lagrange5
 unfairly. The settings were chosen on the project's models against the demo clip and a held-out
-synthesised performance, and the whole neighbourhood around them (noise ×0.7–1.3, band
-4.5–5.5 kHz, peak 0.18–0.35, three noise seeds, probe 0.75–1 s) keeps every pick within 1 dB of
-the best read on both (benchmarks/auto_choice.py measures it).
+synthesised performance, and the neighbourhood around them (noise ×0.75–1.4, band 4.5–5.5 kHz,
+peak 0.18–0.35, three noise seeds, probe 0.75–1 s) kept every pick within 1 dB of the best read on
+both; a 0.5 s probe did not. benchmarks/auto_choice.py measures the result, also on a third signal
+that played no part in the choice.
 
-Cost: five reads, a reference and the resampling of one second of audio: ~0.1 s for an LSTM-40 at
-48 kHz on this project's machine (benchmarks/reports/auto_choice.md); it grows with R.
+Cost: the reference, each distinct read, and the resampling of one second of audio: 0.12 s of CPU
+(at most 0.16 s) for an LSTM-40 at 48 kHz, 0.22 s at 96 kHz, on this project's machine
+(benchmarks/reports/auto_choice.md); it grows with R and the model's size. Cached, ~ms.
 
 A candidate is any method a Processor runs by name. The state reads are judged by the stability
 rule; a mode that is not a state read (a resampler around the model, say) would be added to
@@ -249,8 +251,9 @@ def probe(model, sample_rate, controls=None, candidates=CANDIDATES):
     result = []
     for method, stable, text in judged:
         first = same_as.get(method)
-        result.append(Candidate(method=method, stable=stable, snr_db=scores.get(first, math.nan) if stable else math.nan,
-                                verdict=text, same_as=first if first not in (None, method) else None))
+        score = scores.get(first, math.nan) if stable else math.nan
+        result.append(Candidate(method=method, stable=stable, snr_db=score, verdict=text,
+                                same_as=first if first not in (None, method) else None))
     # The best score; a tie, and the case of one distinct read (nothing scored), goes to the earliest.
     best = max(distinct, key=lambda m: (scores.get(m, -math.inf), -distinct.index(m)))
     elapsed = time.perf_counter() - started if scores else 0.0

@@ -60,7 +60,7 @@ class Processor:
         and ``stability`` holds the decision (an engine.stability.Choice: every verdict with its
         spectral radius and limit; None with ``check_stability=False``).
         "auto": at prepare, every candidate the stability rule allows is scored on a short
-        built-in probe and the best runs (engine.auto; ~0.1 s for an LSTM-40 at 48 kHz, then
+        built-in probe and the best runs (engine.auto; ~0.12 s for an LSTM-40 at 48 kHz, then
         cached on disk per model content, rate and knob values). ``interpolation`` names the
         read that runs, ``requested_interpolation`` stays "auto", ``auto`` holds the decision
         (an engine.auto.AutoChoice) and ``auto_scores`` every candidate's probe SNR. The
@@ -236,7 +236,8 @@ class Processor:
 
     @property
     def auto_scores(self):
-        """With interpolation="auto": {candidate: probe SNR in dB, None where the stability rule forbids it}; else None."""
+        """With interpolation="auto", {candidate: probe SNR in dB, or None where the stability rule
+        forbids it} (engine.auto.AutoChoice.scores); else None."""
         return None if self.auto is None else self.auto.scores
 
     @exclusive

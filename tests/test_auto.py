@@ -265,7 +265,8 @@ def test_engine_process_and_eval_take_auto(capsys, tmp_path):
     clip = tmp_path / "di.wav"
     soundfile.write(clip, guitar_like_signal(9600, 48000.0, seed=4), 48000)
     model = REPO / "models/overdrive_lstm20.json"
-    assert cli.process_main([str(clip), str(tmp_path / "out.wav"), "--model", str(model), "--interpolation", "auto"]) == 0
+    output = tmp_path / "out.wav"
+    assert cli.process_main([str(clip), str(output), "--model", str(model), "--interpolation", "auto"]) == 0
     out = capsys.readouterr().out
     chosen = engine.Processor(engine.load_model(model), sample_rate=48000.0, interpolation="auto").interpolation
     assert f", {chosen} (chosen by auto);" in out
