@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from ..methods import DEFAULT_INTERPOLATION, INTERPOLATIONS, OVERSAMPLE_FACTORS
+from ..methods import AUTO, CHOICES, DEFAULT_INTERPOLATION, OVERSAMPLE_FACTORS
 from .common import ProgressBar, entry_point, rate_argument
 
 @entry_point
@@ -26,8 +26,9 @@ def process_main(argv=None):
     parser.add_argument("--model", required=True, metavar="PATH", help="model file (.json, .nam, .aidax)")
     parser.add_argument("--model-rate", type=rate_argument, metavar="HZ",
                         help="the rate the model was trained at (default: from the file or its format)")
-    parser.add_argument("--interpolation", default=DEFAULT_INTERPOLATION, choices=INTERPOLATIONS,
-                        help=f"how the delayed state is read (default: {DEFAULT_INTERPOLATION})")
+    parser.add_argument("--interpolation", default=DEFAULT_INTERPOLATION, choices=CHOICES,
+                        help=f"how the delayed state is read (default: {DEFAULT_INTERPOLATION}; auto: the best of the "
+                             f"others on a short probe, see engine-info MODEL --rate HZ)")
     parser.add_argument("--oversample", type=int, choices=OVERSAMPLE_FACTORS, default=1, metavar="K",
                         help="run the model at K times the file's rate (1, 2, 4; default 1) inside a resampler, "
                              "against aliasing; its latency is compensated")
@@ -55,7 +56,9 @@ def process_main(argv=None):
     if not args.quiet:
         seconds = report.frames / report.sample_rate
         method = report.interpolation
-        if report.interpolation != report.requested_interpolation:
+        if report.requested_interpolation == AUTO:
+            method += " (chosen by auto)"
+        elif report.interpolation != report.requested_interpolation:
             method += f" (the stability check replaced the requested {report.requested_interpolation})"
         if report.oversample > 1:
             method += f", oversampled ×{report.oversample}"
