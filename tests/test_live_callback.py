@@ -646,3 +646,36 @@ def test_stage_changes_posted_live_take_effect_at_the_next_block_as_offline():
     bare = chain_with([model])
     with pytest.raises(ControlError, match=r"gate_threshold_db: the chain has no gate stage"):
         bare.set_stages(gate_threshold_db=-40.0)
+
+
+def test_keys_select_a_control_and_move_it_through_the_request_path_within_its_range():
+    """engine-live's [ ] - = keys (engine.live.knobs) on a session's chain: gains, knobs, stages, clamped."""
+    from engine.live.knobs import LiveControls
+
+    knobbed = load_model(KNOBBED)
+    gate, eq, cabinet = _stages()
+    config = chain_with([knobbed]).config
+    session = engine.LiveSession(config.with_models(KNOBBED))
+    session.chain = LiveChain(session.config, session.models, RATE, 1, 2,
+                              stages={"gate": gate, "eq": eq, "cabinet": cabinet})
+    knobs = LiveControls(session)
+    labels = [c.label for c in knobs.controls()]
+    assert labels == ["input gain", "output gain", "knob 1", "gate threshold", "bass", "mid", "treble", "presence",
+                      "cabinet mix", "cabinet level"]
+    assert knobs.handle("=") and session.chain.input_gain_db == pytest.approx(1.0)
+    assert knobs.handle("]") and knobs.handle("]") and knobs.selected.label == "knob 1"
+    before = knobs.selected.get()
+    assert knobs.handle("=") and knobs.selected.get() == pytest.approx(before + 0.05, abs=1e-6)
+    for _ in range(6):  # to the cabinet mix
+        knobs.handle("]")
+    assert knobs.selected.label == "cabinet mix"
+    for _ in range(30):  # 0.8 + 30 steps of 0.05: stops at 1
+        knobs.handle("=")
+    assert session.chain.stage_values()["cabinet_mix"] == 1.0 and knobs.line() == "[cabinet mix] 1.00"
+    knobs.handle("[")
+    knobs.handle("[")
+    knobs.handle("-")
+    assert session.chain.stage_values()["eq_treble_db"] == pytest.approx(-5.0) and "treble" in knobs.line()
+    assert not knobs.handle("x")
+    # What the keys posted is what the callback applies: the request's stage values.
+    assert session.chain.shared.values[shared.V_CABINET_MIX] == 1.0
