@@ -140,13 +140,7 @@ class LiveSession:
                                       f"PortAudio will not stream at it (try a lower --rate or sample_rate)") from None
                 raise DeviceError(f"{info['name']!r} refuses {rate:g} Hz with {channels} channel(s) "
                                   f"({exc.args[0]}); its default rate is {info['default_samplerate']:g} Hz") from None
-        self.sample_rate = rate
-        self.block_size = config.block_size
-        self._block_seconds = self.block_size / rate
-        if self.chain is None or self.chain.sample_rate != rate:
-            self.chain = LiveChain(config, self.models, rate, in_channels, out_channels,
-                                   capture_frames=int(round(self.capture_seconds * rate)))
-        self.chain.shared.header[shared.H_GAP_DETECT] = 1
+        self._prepare_chain(rate, in_channels, out_channels)
         try:
             self.stream = self._open_stream(sd, (self.input_device, self.output_device), rate,
                                             (in_channels, out_channels))
@@ -159,6 +153,16 @@ class LiveSession:
         self._generation = devices.portaudio_generation()
         self._finalizer = weakref.finalize(self, _close_dropped, self.stream, self.chain, self._generation)
         return self
+
+    def _prepare_chain(self, rate, in_channels, out_channels):
+        """The chain at ``rate`` (kept from an earlier open at the same rate), its loss detector on."""
+        self.sample_rate = rate
+        self.block_size = self.config.block_size
+        self._block_seconds = self.block_size / rate
+        if self.chain is None or self.chain.sample_rate != rate:
+            self.chain = LiveChain(self.config, self.models, rate, in_channels, out_channels,
+                                   capture_frames=int(round(self.capture_seconds * rate)))
+        self.chain.shared.header[shared.H_GAP_DETECT] = 1
 
     def _open_jack(self):
         """open() for ``audio_api: jack``: a native JACK client (engine.live.jack_native), no PortAudio."""
@@ -179,13 +183,7 @@ class LiveSession:
                 raise DeviceError(f"the JACK server runs at {rate:g} Hz, not the {config.sample_rate:g} Hz asked for: "
                                   f"restart JACK at that rate, or leave sample_rate unset")
             self.input_device, self.output_device = config.input_device, config.output_device
-            self.sample_rate = rate
-            self.block_size = config.block_size
-            self._block_seconds = self.block_size / rate
-            if self.chain is None or self.chain.sample_rate != rate:
-                self.chain = LiveChain(config, self.models, rate, in_channels, out_channels,
-                                       capture_frames=int(round(self.capture_seconds * rate)))
-            self.chain.shared.header[shared.H_GAP_DETECT] = 1
+            self._prepare_chain(rate, in_channels, out_channels)
             stream.attach(self.chain)
         except BaseException:
             stream.close()
