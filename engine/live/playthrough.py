@@ -52,7 +52,7 @@ class _KeysThatStop:
 
 
 def play_through(config, server, signal, keys=None, status_stream=None, actions=(), extra_frames=1024,
-                 duration=None, stop=None, audio_api="jack"):
+                 duration=None, stop=None, audio_api="jack", capture_seconds=0.0):
     """Open a live session on a running JACK server, play ``signal`` into it and record its output.
 
     Parameters
@@ -78,6 +78,8 @@ def play_through(config, server, signal, keys=None, status_stream=None, actions=
     audio_api : str
         "jack": the session is a native JACK client (engine.live.jack_native); "portaudio":
         it reaches the server through PortAudio's JACK host API.
+    capture_seconds : float
+        As LiveSession's: the callback records what it received and produced (``session.captured()``).
 
     Returns
     -------
@@ -108,7 +110,7 @@ def play_through(config, server, signal, keys=None, status_stream=None, actions=
             if audio_api == "jack":
                 session = LiveSession(config.replace(input_device=None, output_device=None, audio_api="jack",
                                                      sample_rate=server.sample_rate, input_channel=1),
-                                      jack_exact_name=True).open()
+                                      capture_seconds=capture_seconds, jack_exact_name=True).open()
             else:
                 if _devices._sounddevice is None:
                     sounddevice()
@@ -116,7 +118,8 @@ def play_through(config, server, signal, keys=None, status_stream=None, actions=
                     reinitialize_portaudio()
                 device = jack_device()
                 session = LiveSession(config.replace(input_device=device, output_device=device, audio_api="portaudio",
-                                                     sample_rate=server.sample_rate, input_channel=1)).open()
+                                                     sample_rate=server.sample_rate, input_channel=1),
+                                      capture_seconds=capture_seconds).open()
         finished = threading.Event()  # the session's stop_event: set once the player has stopped
         session_over = threading.Event()
         controller = threading.Thread(target=_control, name="engine-playthrough", daemon=True,
