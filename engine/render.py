@@ -33,7 +33,8 @@ class RenderReport:
     """What a render did: frames written, the rate and ratio it ran at, clipped samples, the subtype
     written, the output samples that were not finite (written as 0), and the method that ran (which
     the stability check may have chosen in place of the requested one). ``state_resets``: how often
-    the kernels restarted a channel after its network produced a non-finite value (Processor.repairs)."""
+    the kernels restarted a channel after its network produced a non-finite value (Processor.repairs).
+    ``chain``: the stages that ran, e.g. "gate → model → eq → cabinet" ("model" without a chain)."""
 
     frames: int
     sample_rate: float
@@ -45,6 +46,7 @@ class RenderReport:
     state_resets: int = 0
     interpolation: str = ""
     requested_interpolation: str = ""
+    chain: str = "model"
 
 
 class RenderTerminated(KeyboardInterrupt):
@@ -57,7 +59,7 @@ class RenderTerminated(KeyboardInterrupt):
 
 
 def render_file(model, input_path, output_path, interpolation="linear", controls=None, force=False,
-                progress=None):
+                progress=None, chain=None):
     """Process an audio file through a model and write the result.
 
     Parameters
@@ -74,6 +76,10 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
         Replace an existing output file.
     progress : callable, optional
         Called as ``progress(frames_done, frames_total)`` after each block.
+    chain : ChainSettings, optional
+        Stages around the model (engine.chain_settings): each channel runs through its own
+        engine.Chain, exactly as ``Chain.from_settings(model, rate, chain).process`` does.
+        None, or a chain of the model alone: the Processor by itself, as before.
 
     Returns
     -------
@@ -90,6 +96,10 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
         If ``controls`` is given for a model without knobs, or is invalid for the model.
     SampleRateError, ArgumentError
         From the Processor.
+    ConfigError
+        An EQ frequency of ``chain`` at or above the file's Nyquist frequency.
+    AudioFileError
+        Also: the chain's IR file is not a usable impulse response.
     RenderTerminated
         If SIGTERM arrives during the render (nothing is written).
     """
@@ -105,8 +115,15 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
     if info.channels > MAX_CHANNELS:
         raise AudioFileError(f"{input_path}: has {info.channels} channels; a render runs at most {MAX_CHANNELS} "
                              "(split the file into groups of channels)")
-    processor = Processor(model, sample_rate=info.samplerate, interpolation=interpolation,
-                          channels=info.channels, max_block_size=BLOCK_FRAMES, controls=knob_values(model, controls))
+    if chain is not None and chain.stages:
+        from .signal_chain import ChannelChains
+
+        processor = ChannelChains(model, info.samplerate, chain, channels=info.channels, interpolation=interpolation,
+                                  max_block_size=BLOCK_FRAMES, controls=controls)
+    else:
+        processor = Processor(model, sample_rate=info.samplerate, interpolation=interpolation,
+                              channels=info.channels, max_block_size=BLOCK_FRAMES,
+                              controls=knob_values(model, controls))
     container, subtype = output_format(output_path, info)
     is_float = subtype in ("FLOAT", "DOUBLE")
     directory = os.path.dirname(os.path.abspath(output_path))
@@ -165,7 +182,8 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
                         ratio=processor.ratio, clipped_samples=clipped, subtype=subtype,
                         non_finite_samples=non_finite, state_resets=int(repairs.get("state_resets", 0)),
                         interpolation=processor.interpolation,
-                        requested_interpolation=processor.requested_interpolation)
+                        requested_interpolation=processor.requested_interpolation,
+                        chain="model" if chain is None else chain.describe())
 
 
 def _check_paths(input_path, output_path, force):
