@@ -23,7 +23,8 @@ import yaml
 from .audiofile import path_problem
 from .chain_settings import ChainSettings, parse_chain
 from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS
-from .errors import QUOTE_CHARS, ConfigError, quote, refuse_unknown  # noqa: F401  (QUOTE_CHARS: documented here)
+from .errors import QUOTE_CHARS, ArgumentError, ConfigError, quote, refuse_unknown  # noqa: F401  (QUOTE_CHARS: documented here)
+from .methods import OVERSAMPLE_FACTORS, check_oversample
 
 BLOCK_SIZE_RANGE = (16, 8192)
 GAIN_DB_RANGE = (-60.0, 40.0)
@@ -64,6 +65,7 @@ class LiveConfig:
     input_gain_db: float = 0.0
     output_gain_db: float = 0.0
     interpolation: str = DEFAULT_INTERPOLATION
+    oversample: int = 1
     limiter: bool = True
     crossfade_ms: float = 20.0
     audio_api: str = "portaudio"
@@ -146,6 +148,13 @@ def _interpolation(value, key, source):
     return value
 
 
+def _oversample(value, key, source):
+    try:
+        return check_oversample(value, key)
+    except ArgumentError:
+        _fail(source, key, f"must be one of {', '.join(map(str, OVERSAMPLE_FACTORS))}, got {quote(value)}")
+
+
 def _boolean(value, key, source):
     if not isinstance(value, bool):
         _fail(source, key, f"must be true or false, got {quote(value)}")
@@ -190,6 +199,7 @@ FIELD_CHECKS = {
     "input_gain_db": lambda v, k, s: _number(v, k, s, *GAIN_DB_RANGE, "dB"),
     "output_gain_db": lambda v, k, s: _number(v, k, s, *GAIN_DB_RANGE, "dB"),
     "interpolation": _interpolation,
+    "oversample": _oversample,
     "limiter": _boolean,
     "crossfade_ms": lambda v, k, s: _number(v, k, s, *CROSSFADE_MS_RANGE, "ms"),
     "audio_api": _audio_api,

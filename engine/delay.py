@@ -25,7 +25,8 @@ import numpy as np
 from .errors import ArgumentError
 
 # The method names live in engine/methods.py (no numpy, so the commands' --help stays fast).
-from .methods import DEFAULT_INTERPOLATION, INTERPOLATIONS, LAGRANGE_ORDERS, check_interpolation  # noqa: E402,F401
+from .methods import (DEFAULT_INTERPOLATION, INTERPOLATIONS, LAGRANGE_ORDERS, RESAMPLE, STATE_READS,  # noqa: E402,F401
+                      check_interpolation)
 
 
 def lagrange_weights(order, delta):
@@ -89,6 +90,9 @@ def read_taps(method, ratio):
         If the method is unknown.
     """
     check_interpolation(method)
+    if method == RESAMPLE:
+        raise ArgumentError("resample is not a state read: the model runs at its own rate (R = 1) inside a "
+                            "resampler pair (engine.resampler)")
     if method == "naive":
         return 1, np.ones(1, np.float32)
     if method == "allpass":
@@ -114,6 +118,7 @@ OFF_CENTRE = "off-centre"        # a Lagrange window starting at s_{n−1} becau
 EXTRAPOLATING = "extrapolating"  # below the training rate: δ = R − 1 < 0, the taps extrapolate
 RECURSIVE = "recursive"          # the allpass at fractional R ≥ 1: taps [a, 1] and feedback −a
 NO_FORM = "no form"              # the allpass below the training rate (it needs d ≥ 1)
+RESAMPLED = "resampled"          # resample: no read to correct, the model runs at its own rate (R = 1)
 
 
 def read_window(method, ratio):
@@ -129,6 +134,8 @@ def read_window(method, ratio):
         If the method is unknown.
     """
     check_interpolation(method)
+    if method == RESAMPLE:
+        return RESAMPLED
     if method == "naive":
         return UNCORRECTED
     if method == "allpass":

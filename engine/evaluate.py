@@ -2,7 +2,10 @@
 
 Reference: the unmodified model at F_model on a guitar signal x. Candidate: the method at F_run
 on x resampled to F_run with a band-limited (FFT) resampler, its output resampled back to F_model.
-SNR = 10·log10(Σ y_ref² / Σ (y_ref − ŷ)²) over the whole signal.
+SNR = 10·log10(Σ y_ref² / Σ (y_ref − ŷ)²) over the whole signal. A candidate that delays its
+output (``resample``, ``oversample``: Processor.latency, a whole number of samples at F_run) is
+run on x followed by that many zeros and its first ``latency`` output samples dropped, so it is
+compared sample for sample.
 """
 
 import csv
@@ -32,6 +35,8 @@ class Score:
     method: str
     ran: str
     snr_db: float
+    oversample: int = 1
+    latency: int = 0
 
 
 def snr_db(reference, candidate):
@@ -49,8 +54,11 @@ def reference_output(model, x, controls=None):
     return processor.process(np.ascontiguousarray(x, np.float32))
 
 
-def candidate_output(model, x, rate, method, controls=None, check_stability=True):
+def candidate_output(model, x, rate, method, controls=None, check_stability=True, oversample=1):
     """``method`` at ``rate`` on x resampled there, resampled back to the model's rate.
+
+    The processor's latency (Processor.latency samples at ``rate``) is compensated: it runs on
+    x followed by that many zeros, and its first ``latency`` output samples are dropped.
 
     Returns
     -------
@@ -58,18 +66,47 @@ def candidate_output(model, x, rate, method, controls=None, check_stability=True
         The output at the model's rate, and the method that actually ran (a method predicted
         unstable is replaced; see Processor).
     """
+    y, processor = _candidate(model, x, rate, method, controls, check_stability, oversample)
+    return y, processor.interpolation
+
+
+def _candidate(model, x, rate, method, controls=None, check_stability=True, oversample=1):
+    """candidate_output's output and the Processor that made it."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StabilityWarning)  # reported through the method that ran
         processor = Processor(model, sample_rate=rate, interpolation=method, check_stability=check_stability,
-                              controls=knob_values(model, controls))
+                              controls=knob_values(model, controls), oversample=oversample)
     x_run = resample(x, model.sample_rate, rate, PAD_SECONDS)
-    y_run = processor.process(x_run)
+    y_run = aligned_output(processor, x_run)
     y = resample(y_run, rate, model.sample_rate, PAD_SECONDS)
-    return y[:len(x)], processor.interpolation
+    return y[:len(x)], processor
 
 
-def evaluate(model, x, rates, methods=INTERPOLATIONS, controls=None, progress=None):
-    """Score every (rate, method) pair on x (at the model's rate).
+def aligned_output(processor, x):
+    """``processor`` on x with its latency compensated: len(x) samples, output sample i answering input sample i.
+
+    Parameters
+    ----------
+    processor : Processor
+        Mono, freshly prepared or reset.
+    x : numpy.ndarray
+        float32 (n,) at processor.sample_rate.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 (n,): the output for x followed by ``processor.latency`` zeros, without its first
+        ``latency`` samples.
+    """
+    latency = processor.latency
+    x = np.ascontiguousarray(x, np.float32)
+    if latency == 0:
+        return processor.process(x)
+    return processor.process(np.concatenate([x, np.zeros(latency, np.float32)]))[latency:]
+
+
+def evaluate(model, x, rates, methods=INTERPOLATIONS, controls=None, progress=None, oversamples=(1,)):
+    """Score every (rate, method, oversampling factor) on x (at the model's rate).
 
     Parameters
     ----------
@@ -82,6 +119,8 @@ def evaluate(model, x, rates, methods=INTERPOLATIONS, controls=None, progress=No
     controls : sequence of float, optional
     progress : callable, optional
         Called as ``progress(done, total)``.
+    oversamples : sequence of int
+        Oversampling factors (Processor's ``oversample``), each with every method.
 
     Returns
     -------
@@ -89,33 +128,49 @@ def evaluate(model, x, rates, methods=INTERPOLATIONS, controls=None, progress=No
     """
     y_ref = reference_output(model, x, controls)
     scores = []
-    total = len(rates) * len(methods)
+    total = len(rates) * len(methods) * len(oversamples)
     for rate in rates:
         for method in methods:
-            y, ran = candidate_output(model, x, rate, method, controls)
-            scores.append(Score(model=model.name, model_rate=model.sample_rate, rate=float(rate),
-                                ratio=rate / model.sample_rate, method=method, ran=ran, snr_db=snr_db(y_ref, y)))
-            if progress is not None:
-                progress(len(scores), total)
+            for factor in oversamples:
+                y, processor = _candidate(model, x, rate, method, controls, oversample=factor)
+                scores.append(Score(model=model.name, model_rate=model.sample_rate, rate=float(rate),
+                                    ratio=rate / model.sample_rate, method=method, ran=processor.interpolation,
+                                    snr_db=snr_db(y_ref, y), oversample=int(factor), latency=processor.latency))
+                if progress is not None:
+                    progress(len(scores), total)
     return scores
 
 
+def column_name(method, oversample):
+    """A table column: the method, with ``×K`` when oversampled."""
+    return method if oversample == 1 else f"{method}×{oversample}"
+
+
 def format_table(scores):
-    """A text table: one row per rate, one column per method, SNR in dB (method that ran if replaced)."""
-    methods = list(dict.fromkeys(s.method for s in scores))
+    """A text table: one row per rate, one column per method (and oversampling factor), SNR in dB.
+
+    A replaced method shows the first letters of the one that ran; the last row gives each
+    column's latency in samples at each rate, when any column has one.
+    """
+    columns = list(dict.fromkeys((s.method, s.oversample) for s in scores))
     rates = list(dict.fromkeys(s.rate for s in scores))
-    lines = [f"{'rate (Hz)':>10} {'R':>7} " + " ".join(f"{m:>12}" for m in methods)]
+    lines = [f"{'rate (Hz)':>10} {'R':>7} " + " ".join(f"{column_name(*c):>12}" for c in columns)]
     for rate in rates:
-        row = {s.method: s for s in scores if s.rate == rate}
+        row = {(s.method, s.oversample): s for s in scores if s.rate == rate}
         first = next(iter(row.values()))
         cells = []
-        for m in methods:
-            s = row[m]
+        for c in columns:
+            s = row[c]
             text = "exact" if math.isinf(s.snr_db) else f"{s.snr_db:.1f}"
             if s.ran != s.method:
                 text += f"({s.ran[:3]})"
             cells.append(f"{text:>12}")
         lines.append(f"{rate:>10.0f} {first.ratio:>7.4f} " + " ".join(cells))
+    if any(s.latency for s in scores):
+        for rate in rates:
+            row = {(s.method, s.oversample): s for s in scores if s.rate == rate}
+            lines.append(f"{'latency':>10} {'':>7} " + " ".join(f"{row[c].latency:>12}" for c in columns)
+                         + f"   (samples at {rate:g} Hz)")
     return "\n".join(lines)
 
 

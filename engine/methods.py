@@ -4,13 +4,22 @@ The command-line parsers list them as choices; importing this costs nothing, so 
 and argument errors do not wait for numpy.
 """
 
-from .errors import ArgumentError
+import operator
 
-#: Interpolation methods, the default first. Each name is its order of Lagrange interpolation
-#: except naive (no correction: ŝ_n = s_{n−1}).
+from .errors import ArgumentError, quote
+
+#: The state reads (engine/delay.py), the default first. Each name is its order of Lagrange
+#: interpolation except naive (no correction: ŝ_n = s_{n−1}) and the allpass.
 LAGRANGE_ORDERS = {"linear": 1, "cubic": 3, "lagrange5": 5}
-INTERPOLATIONS = ("linear", "naive", "cubic", "lagrange5", "allpass")
+STATE_READS = ("linear", "naive", "cubic", "lagrange5", "allpass")
+#: Not a state read: the model runs at its training rate (R = 1) inside a streaming resampler
+#: pair (engine/resampler), at the price of the pair's latency (Processor.latency).
+RESAMPLE = "resample"
+#: Every value ``interpolation`` takes (Processor, config, command lines).
+INTERPOLATIONS = STATE_READS + (RESAMPLE,)
 DEFAULT_INTERPOLATION = "linear"
+#: ``oversample``: the model runs at this multiple of the stream's rate, inside the resampler pair.
+OVERSAMPLE_FACTORS = (1, 2, 4)
 
 
 def check_interpolation(name):
@@ -33,3 +42,31 @@ def check_interpolation(name):
     if name not in INTERPOLATIONS:
         raise ArgumentError(f"unknown interpolation {name!r}; choose one of {', '.join(INTERPOLATIONS)}")
     return name
+
+
+def check_oversample(value, name="oversample"):
+    """Return ``value`` as an int if it is one of OVERSAMPLE_FACTORS (1, 2, 4).
+
+    Parameters
+    ----------
+    value : int
+    name : str
+        How to name the value in the message (an argument, a config key or a flag).
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ArgumentError
+        If it is not, naming the factors that exist.
+    """
+    try:
+        factor = None if isinstance(value, bool) else operator.index(value)  # int, numpy integer; not 2.0
+    except TypeError:
+        factor = None
+    if factor not in OVERSAMPLE_FACTORS:
+        raise ArgumentError(f"{name} must be one of {', '.join(map(str, OVERSAMPLE_FACTORS))} (the model runs at "
+                            f"that multiple of the stream's rate), got {quote(value)}")
+    return factor

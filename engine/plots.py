@@ -160,3 +160,42 @@ def error_spectra(model, x, rate, methods, path, controls=None, segment=4096):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def aliasing_plot(scores, rate, path):
+    """ASR (dB) against the sine's frequency at ``rate``, one line per method and oversampling factor.
+
+    Parameters
+    ----------
+    scores : list of engine.aliasing.AliasingScore
+    rate : float
+        The run rate whose scores are drawn.
+    path : str
+        The PNG to write.
+
+    Returns
+    -------
+    str
+        ``path``.
+    """
+    plt = _pyplot()
+    fig, axis = plt.subplots(figsize=(8, 4.2))
+    styles = {1: "-", 2: "--", 4: ":"}
+    chosen = [s for s in scores if s.rate == rate]
+    for score in chosen:
+        label = score.method if score.oversample == 1 else f"{score.method} ×{score.oversample}"
+        if score.ran != score.method:
+            label += f" (ran {score.ran})"
+        axis.plot(score.frequencies, score.asr_db, marker="o", ls=styles.get(score.oversample, "-"), lw=1.3,
+                  label=f"{label}: mean {score.mean_db:.1f} dB")
+    axis.set_xscale("log")
+    axis.set_xlabel("sine frequency (Hz)")
+    axis.set_ylabel("aliasing-to-signal ratio (dB)")
+    model = chosen[0].model if chosen else ""
+    axis.set_title(f"{model} at {rate:g} Hz: aliasing per method and oversampling factor (lower is better)")
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

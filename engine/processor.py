@@ -18,7 +18,8 @@ import numpy as np
 
 from . import kernels
 from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots, read_filter
-from .errors import ArgumentError, AudioInputError, StabilityWarning, quote
+from .errors import ArgumentError, AudioInputError, SampleRateError, StabilityWarning, quote
+from .methods import RESAMPLE, check_oversample
 from .channel_threads import THREADED_FRAMES, ChannelThreads
 from .controls import check_controls, knob_values  # noqa: F401  (part of this module's interface)
 from .model import Model
@@ -41,6 +42,9 @@ MAX_BLOCK_SIZE = 2 ** 20
 MAX_THREADS = MAX_CHANNELS
 
 
+#: The resampler arrays of a live slot whose model runs at the stream's rate (none: all empty).
+_NO_PAIR = (np.zeros(0, np.int64),) + tuple(np.zeros(0, np.float32) for _ in range(7))
+
 class Processor:
     """Run a model at any sample rate, correcting its recurrent delay to R = F_run / F_model.
 
@@ -52,12 +56,15 @@ class Processor:
         The rate (Hz) audio will arrive at.
     interpolation : str
         How the delayed state is read: one of engine.INTERPOLATIONS ("linear", the default;
-        "naive", no correction; "cubic"; "lagrange5"; "allpass"). A method the stability rule
+        "naive", no correction; "cubic"; "lagrange5"; "allpass"), or "resample": no read to
+        correct, the model runs at its training rate (R = 1, exact) inside a streaming resampler
+        pair (engine.resampler), delaying the output by ``latency`` samples. A method the stability rule
         (engine.stability.choose) predicts unstable for this model at its current knob values
         (see ``set_controls``) is replaced by the best stable one, with a StabilityWarning;
         ``interpolation`` then names what runs, ``requested_interpolation`` what was asked for,
         and ``stability`` holds the decision (an engine.stability.Choice: every verdict with its
-        spectral radius and limit; None with ``check_stability=False``).
+        spectral radius and limit; None with ``check_stability=False``). Where every correcting
+        read is predicted unstable (below the training rate), "resample" runs.
     check_stability : bool
         False runs the requested method even where it is predicted unstable. For evaluating the
         check itself (benchmarks/below_rate.py); never for audio anyone listens to.
@@ -76,6 +83,12 @@ class Processor:
         The knob values of a conditioned model from the first sample on (checked as
         ``set_controls`` checks them), so that the stability check runs once, at the values
         that will play. Omitted, the knobs start at 0.
+    oversample : int
+        1 (the default), 2 or 4: run the model at that multiple of ``sample_rate`` inside the
+        resampler pair (interpolating by that factor on the way in, filtering and decimating on
+        the way back), its state read corrected to R = oversample · sample_rate / model rate
+        (exact at integer R), to reduce the aliasing of high-gain models. With "resample" the
+        model runs at oversample times its training rate (R = oversample, the exact delay).
 
     Raises
     ------
@@ -84,22 +97,30 @@ class Processor:
     SampleRateError
         If ``sample_rate`` is not a positive number or R is outside the supported range.
     ArgumentError
-        If ``interpolation``, ``max_block_size``, ``channels`` or ``threads`` is invalid or above
-        its cap.
+        If ``interpolation``, ``oversample``, ``max_block_size``, ``channels`` or ``threads`` is
+        invalid or above its cap.
 
     Notes
     -----
     One thread at a time: a method called while another thread is inside ``process``,
     ``prepare``, ``reset``, ``set_controls`` or ``close`` raises ConcurrencyError (an atomic
     try-take of a token, ≤ 50 ns per call; nothing waits).
+
+    With the resampler pair (``resample`` or ``oversample`` > 1) every channel runs on the
+    calling thread (``threads`` is kept for the state reads), and ``kernel_slot`` is refused:
+    the live callback runs the model kernel alone. After ``prepare``: ``latency`` is the delay in
+    samples at ``sample_rate`` (0 without the pair), ``inner_sample_rate`` the rate the model
+    runs at, ``read_ratio`` the R its state read corrects (``ratio`` stays F_run / F_model).
     """
 
     def __init__(self, model, sample_rate, interpolation=DEFAULT_INTERPOLATION, max_block_size=4096, channels=1,
-                 check_stability=True, threads=1, controls=None):
+                 check_stability=True, threads=1, controls=None, oversample=1):
         if not isinstance(model, Model):
             raise ArgumentError(f"model must be an engine.Model (from engine.load_model), got {type(model).__name__}")
         self.model = model
         self.requested_interpolation = self.interpolation = check_interpolation(interpolation)
+        self.oversample = check_oversample(oversample)
+        self._resampler = None
         self.check_stability = bool(check_stability)
         self.channels = _positive_int(channels, "channels", MAX_CHANNELS, "MAX_CHANNELS")
         self.threads = min(_positive_int(threads, "threads", MAX_THREADS, "MAX_THREADS"), self.channels)
@@ -153,15 +174,46 @@ class Processor:
         if max_block_size is not None:
             max_block_size = _positive_int(max_block_size, "max_block_size", MAX_BLOCK_SIZE, "MAX_BLOCK_SIZE")
         ratio = rate_ratio(sample_rate, self.model.sample_rate, self.model.path)
-        self.sample_rate, self.ratio = sample_rate, ratio
+        oversampled = self._oversampled_ratio(sample_rate)
+        if self.requested_interpolation == RESAMPLE:
+            from .resampler.design import rate_fraction
+
+            rate_fraction(sample_rate, self.oversample * self.model.sample_rate)  # refused here, before any change
+        self.sample_rate, self.ratio, self._read_ratio_asked = sample_rate, ratio, oversampled
         if max_block_size is not None:
             self.max_block_size = max_block_size
         self.interpolation = self._stable_interpolation(stacklevel=4)
         self._configure()
 
+    def _oversampled_ratio(self, sample_rate):
+        """R for the state read at ``oversample`` · sample_rate (SampleRateError naming oversample if out of range)."""
+        if self.oversample == 1:
+            return rate_ratio(sample_rate, self.model.sample_rate, self.model.path)
+        try:
+            return rate_ratio(self.oversample * sample_rate, self.model.sample_rate, self.model.path)
+        except SampleRateError as exc:
+            raise SampleRateError(f"oversample={self.oversample} runs the model at {self.oversample * sample_rate:g} "
+                                  f"Hz: {exc}") from None
+
+    def _inner(self):
+        """(the state read the kernel runs, its R, the model's run rate or None without a resampler pair)."""
+        if self.interpolation == RESAMPLE:
+            if self.oversample == 1 and self.ratio == 1.0:
+                return "linear", 1.0, None  # already at the model's rate: nothing to resample, no latency
+            # The model at oversample × its own rate: R = oversample, where linear is the exact delay.
+            return "linear", float(self.oversample), self.oversample * self.model.sample_rate
+        if self.oversample > 1:
+            return self.interpolation, self._read_ratio_asked, self.oversample * self.sample_rate
+        return self.interpolation, self.ratio, None
+
     def _configure(self):
-        """Set the kernel's read for ``self.interpolation``, allocate its state history, warm up, reset."""
-        self._tap_offset, self._taps, feedback = read_filter(self.interpolation, self.ratio)
+        """Set the kernel's read for ``self.interpolation``, allocate its state history (and the
+        resampler pair, if any), warm up, reset."""
+        method, read_ratio, inner_rate = self._inner()
+        self.read_ratio = read_ratio
+        self.inner_sample_rate = self.sample_rate if inner_rate is None else float(inner_rate)
+        self._resampler = None if inner_rate is None else self._make_resampler(inner_rate)
+        self._tap_offset, self._taps, feedback = read_filter(method, read_ratio)
         if len(self._taps) > kernels.MAX_TAPS:
             raise ArgumentError(f"{self.interpolation} reads {len(self._taps)} past states; the kernels take at most "
                                 f"{kernels.MAX_TAPS}")
@@ -186,6 +238,30 @@ class Processor:
         self._run(warm, warm.copy())
         self._reset()
 
+    def _make_resampler(self, inner_rate):
+        """The resampler pair between ``sample_rate`` and ``inner_rate`` (engine.resampler)."""
+        from .resampler.design import BELOW, OVERSAMPLED_BACK_CROSSINGS, plan
+        from .resampler.pair import ResamplerPair
+
+        if self.interpolation == RESAMPLE and self.oversample == 1:
+            design = plan(self.sample_rate, inner_rate)
+        else:
+            # Oversampling is for aliasing: the way back stops everything above the stream's
+            # Nyquist frequency before it decimates, rather than letting its transition band fold.
+            design = plan(self.sample_rate, inner_rate, back_crossings=OVERSAMPLED_BACK_CROSSINGS, back_transition=BELOW)
+        return ResamplerPair(design, self.channels)
+
+    @property
+    def latency(self):
+        """The delay from input to output, in samples at ``sample_rate``: exact, a whole number.
+
+        0 for a state read (the correction feeds the delayed state back, never outputs it); the
+        resampler pair's round trip L for ``resample`` and ``oversample`` > 1: the output is the
+        input's response L samples late (with a model that passes its input through, the
+        impulse response is symmetric about sample L exactly; engine.resampler.design).
+        """
+        return 0 if self._resampler is None else self._resampler.latency
+
     def _stable_interpolation(self, stacklevel):
         """The requested method, or the best one predicted stable where it is not (stability.choose).
 
@@ -198,12 +274,28 @@ class Processor:
             return self.requested_interpolation
         from .stability import choose
 
-        self.stability = choose(self.model, self.requested_interpolation, self.ratio,
+        # The read runs at oversample × the stream's rate, so it is judged at that R.
+        self.stability = choose(self.model, self.requested_interpolation, self._read_ratio_asked,
                                 self._ctrl_to if self.model.num_controls else None)
+        method = self.stability.method
         if self.stability.replaced:
-            warnings.warn(f"{self.model.name}: {self.stability.explain(self.sample_rate)}", StabilityWarning,
-                          stacklevel=stacklevel)
-        return self.stability.method
+            text = self.stability.explain(self.sample_rate)
+            if method == RESAMPLE and not self._can_resample():
+                method = "naive"
+                text = text.replace("running resample instead", "running naive instead (resample cannot run between "
+                                    f"{self.sample_rate:g} Hz and {self.oversample * self.model.sample_rate:g} Hz)")
+            warnings.warn(f"{self.model.name}: {text}", StabilityWarning, stacklevel=stacklevel)
+        return method
+
+    def _can_resample(self):
+        """Whether the resampler pair can run between sample_rate and oversample × the model's rate."""
+        from .resampler.design import rate_fraction
+
+        try:
+            rate_fraction(self.sample_rate, self.oversample * self.model.sample_rate)
+        except SampleRateError:
+            return False
+        return True
 
     @exclusive
     def reset(self):
@@ -222,6 +314,8 @@ class Processor:
         net = self._network
         self._work[:] = 0
         kernels.reset_state(net.meta, net.params, self._hist, self._pos, self._work)
+        if self._resampler is not None:
+            self._resampler.reset()
         self._ctrl_from[:] = self._ctrl_to
         self._ramping = False
         self._update_fast_path()
@@ -363,12 +457,16 @@ class Processor:
         else:
             # A control change ramps across this whole call, however it is split into kernel blocks.
             header = self._header
+            resampler = self._resampler
             if self._ramping:
-                header[kernels.H_RAMP_LENGTH] = n
+                # With a resampler pair the model sees inner frames, and its kernel advances H_RAMP_DONE itself.
+                header[kernels.H_RAMP_LENGTH] = n if resampler is None else max(1, resampler.inner_frames(n))
+            header[kernels.H_RAMP_DONE] = 0
             c = self.channels
             for start in range(0, n, self.max_block_size):
                 stop = min(start + self.max_block_size, n)
-                header[kernels.H_RAMP_DONE] = start if self._ramping else 0
+                if resampler is None:
+                    header[kernels.H_RAMP_DONE] = start if self._ramping else 0
                 self._run(frames[start * c:stop * c], out_frames[start * c:stop * c])
             header[kernels.H_RAMP_DONE], header[kernels.H_RAMP_LENGTH] = 0, 1
             self._ctrl_from[:] = self._ctrl_to
@@ -381,6 +479,9 @@ class Processor:
 
     def _run(self, x, y):
         """One kernel call per thread over one block (x, y: (n · channels,) float32, C-contiguous)."""
+        if self._resampler is not None:  # every channel on this thread (see the class notes)
+            self._kernel(x, y, *self._arguments)
+            return
         n = len(x) // self.channels
         if self._pool is None or n < THREADED_FRAMES:
             kernels.process_block(x, y, *self._arguments)
@@ -408,7 +509,12 @@ class Processor:
         self._arguments = (net.meta, net.params, self._hist, self._pos, self._work, 0, self.channels)
         self._kernel = kernels.process_block
         self._workers = []
-        if self._pool is not None:
+        if self._resampler is not None:
+            from .resampler.kernels import resampled_block
+
+            self._kernel = resampled_block
+            self._arguments = self._resampler.arguments + (net.meta, net.params, self._hist, self._pos, self._work)
+        elif self._pool is not None:
             history = len(self._hist) // self.channels
             work = len(self._work) // self.channels
             for first, stop in self._groups[1:]:
@@ -420,7 +526,8 @@ class Processor:
 
     def _update_fast_path(self):
         """Whether mono blocks may take process()'s fast path (no threads, no ramp pending)."""
-        self._single_call = self.channels == 1 and self._pool is None and not self._ramping
+        self._single_call = (self.channels == 1 and (self._pool is None or self._resampler is not None)
+                             and not self._ramping)
 
     def _kernel_arguments(self, x, y):
         """The arguments of kernels.process_block for one block of every channel
@@ -430,20 +537,23 @@ class Processor:
     def kernel_slot(self):
         """This processor's model as one tuple for the live kernel (engine.live.mixer.live_block).
 
-        (meta, params, hist, pos, work), indexed by engine.live.mixer.SLOT_*: the arrays are
-        the processor's own, so the kernel advances this processor's state. Controls are held
-        (no ramp) in live use. ``prepare`` and a ``set_controls`` that changes the method
-        reallocate the state: a slot taken before either is stale and must be taken again.
+        (meta, params, hist, pos, work, then the resampler pair's eight arrays), indexed by
+        engine.live.mixer.SLOT_*: the arrays are the processor's own, so the kernel advances this
+        processor's state. Without a pair (a state read at the stream's rate) the last eight are
+        empty. Controls are held (no ramp) in live use. ``prepare`` and a ``set_controls`` that
+        changes the method reallocate the state: a slot taken before either is stale and must be
+        taken again.
 
-        Not guarded by the one-thread token (see the class notes): the live chain calls it on the
-        audio thread, where an exception would stop the stream, and it only writes header values.
+        Not guarded by the one-thread token (see the class notes): the live chain calls it from the
+        controlling thread while the callback is stopped, and it only writes header values.
         """
         net = self._network
         self._ctrl_from[:] = self._ctrl_to
         self._ramping = False
         self._header[kernels.H_RAMP_DONE], self._header[kernels.H_RAMP_LENGTH] = 0, 1
         self._update_fast_path()
-        return (net.meta, net.params, self._hist, self._pos, self._work)
+        pair = self._resampler.arguments if self._resampler is not None else _NO_PAIR
+        return (net.meta, net.params, self._hist, self._pos, self._work) + tuple(pair)
 
     @exclusive
     def close(self):
@@ -501,8 +611,11 @@ class Processor:
         return out.reshape(-1)
 
     def __repr__(self):
+        extra = f", oversample {self.oversample}" if self.oversample > 1 else ""
+        if self.latency:
+            extra += f", latency {self.latency} samples"
         return (f"Processor({self.model.name}: {self.model.sample_rate:g} Hz model at {self.sample_rate:g} Hz, "
-                f"R = {self.ratio:.6g}, {self.interpolation}, {self.channels} channel(s))")
+                f"R = {self.ratio:.6g}, {self.interpolation}{extra}, {self.channels} channel(s))")
 
 
 _FLOAT32 = np.dtype(np.float32)

@@ -47,6 +47,8 @@ class RenderReport:
     interpolation: str = ""
     requested_interpolation: str = ""
     chain: str = "model"
+    oversample: int = 1
+    latency: int = 0
 
 
 class RenderTerminated(KeyboardInterrupt):
@@ -59,7 +61,7 @@ class RenderTerminated(KeyboardInterrupt):
 
 
 def render_file(model, input_path, output_path, interpolation="linear", controls=None, force=False,
-                progress=None, chain=None):
+                progress=None, oversample=1, chain=None):
     """Process an audio file through a model and write the result.
 
     Parameters
@@ -76,10 +78,15 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
         Replace an existing output file.
     progress : callable, optional
         Called as ``progress(frames_done, frames_total)`` after each block.
+    oversample : int
+        Processor's ``oversample`` (1, 2 or 4). A processor with latency (``resample``,
+        ``oversample`` > 1) has it compensated: the output starts with the response to the first
+        input frame and has as many frames as the input (the tail is flushed with silence).
     chain : ChainSettings, optional
         Stages around the model (engine.chain_settings): each channel runs through its own
-        engine.Chain, exactly as ``Chain.from_settings(model, rate, chain).process`` does.
-        None, or a chain of the model alone: the Processor by itself, as before.
+        engine.Chain, exactly as ``Chain.from_settings(model, rate, chain).process`` does (the
+        chain's latency is the model's, compensated the same way). None, or a chain of the
+        model alone: the Processor by itself.
 
     Returns
     -------
@@ -119,11 +126,12 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
         from .signal_chain import ChannelChains
 
         processor = ChannelChains(model, info.samplerate, chain, channels=info.channels, interpolation=interpolation,
-                                  max_block_size=BLOCK_FRAMES, controls=controls)
+                                  max_block_size=BLOCK_FRAMES, controls=controls, oversample=oversample)
     else:
         processor = Processor(model, sample_rate=info.samplerate, interpolation=interpolation,
                               channels=info.channels, max_block_size=BLOCK_FRAMES,
-                              controls=knob_values(model, controls))
+                              controls=knob_values(model, controls), oversample=oversample)
+    to_drop = processor.latency  # output frames that answer no input frame (the resampler's delay)
     container, subtype = output_format(output_path, info)
     is_float = subtype in ("FLOAT", "DOUBLE")
     directory = os.path.dirname(os.path.abspath(output_path))
@@ -151,16 +159,17 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
                                              f"{block[frame, channel]}; the input must be finite audio")
                     audio = block[:, 0] if info.channels == 1 else block
                     out = processor.process(np.ascontiguousarray(audio))
-                    non_finite += _mute_non_finite(out)
-                    if not is_float:
-                        # Integer formats cannot hold |x| > 1: clip (and count) rather than let it wrap.
-                        over = np.abs(out) > 1.0
-                        clipped += int(np.count_nonzero(over))
-                        np.clip(out, -1.0, 1.0, out=out)
-                    sink.write(out)
+                    if to_drop:
+                        dropped = min(to_drop, len(out))
+                        out, to_drop = out[dropped:], to_drop - dropped
+                    non_finite, clipped = _write(sink, out, is_float, non_finite, clipped)
                     done += len(block)
                     if progress is not None:
                         progress(done, info.frames)
+                if processor.latency:  # the last input frames' response: flushed with silence
+                    shape = (processor.latency - to_drop,) + (() if info.channels == 1 else (info.channels,))
+                    out = processor.process(np.zeros(shape, np.float32))
+                    non_finite, clipped = _write(sink, out, is_float, non_finite, clipped)
             if terminated:
                 raise RenderTerminated(f"{output_path}: terminated (SIGTERM); nothing written")
             os.replace(temporary, output_path)
@@ -183,6 +192,7 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
                         non_finite_samples=non_finite, state_resets=int(repairs.get("state_resets", 0)),
                         interpolation=processor.interpolation,
                         requested_interpolation=processor.requested_interpolation,
+                        oversample=processor.oversample, latency=processor.latency,
                         chain="model" if chain is None else chain.describe())
 
 
@@ -207,6 +217,18 @@ def _check_paths(input_path, output_path, force):
         raise AudioFileError(f"{output_path}: exists and is not a regular file; choose another output path")
     if not force:
         raise AudioFileError(f"{output_path}: already exists; pass --force to replace it")
+
+
+def _write(sink, out, is_float, non_finite, clipped):
+    """Write one block of output; return the running counts of muted non-finite and clipped samples."""
+    non_finite += _mute_non_finite(out)
+    if not is_float:
+        # Integer formats cannot hold |x| > 1: clip (and count) rather than let it wrap.
+        over = np.abs(out) > 1.0
+        clipped += int(np.count_nonzero(over))
+        np.clip(out, -1.0, 1.0, out=out)
+    sink.write(out)
+    return non_finite, clipped
 
 
 def _mute_non_finite(out):

@@ -74,6 +74,9 @@ class Chain:
         The model's state-read method (engine.INTERPOLATIONS), when ``model`` is a Model.
     controls : sequence of float, optional
         A conditioned model's knob values (default 0.5 each), when ``model`` is a Model.
+    oversample : int
+        Run the model at 1, 2 or 4 times the rate inside a resampler pair (Processor's
+        ``oversample``), when ``model`` is a Model; the chain's latency is then the pair's.
     source : str
         How the settings are named in messages (a config file's name).
 
@@ -94,7 +97,7 @@ class Chain:
     """
 
     def __init__(self, model, sample_rate, gate=None, eq=None, cabinet=None, order=None, max_block_size=4096,
-                 interpolation=DEFAULT_INTERPOLATION, controls=None, source="<Chain>"):
+                 interpolation=DEFAULT_INTERPOLATION, controls=None, oversample=1, source="<Chain>"):
         self.source = source
         _block_size(max_block_size)
         self.gate = _gate_stage(gate, source)
@@ -104,7 +107,8 @@ class Chain:
         self.order = check_order(None if order is None else order, on, source, "order", ArgumentError)
         if isinstance(model, Model):
             self.processor = Processor(model, sample_rate=sample_rate, interpolation=interpolation,
-                                       max_block_size=max_block_size, controls=knob_values(model, controls))
+                                       max_block_size=max_block_size, controls=knob_values(model, controls),
+                                       oversample=oversample)
         elif all(callable(getattr(model, name, None)) for name in ("prepare", "reset", "process")):
             if getattr(model, "channels", 1) != 1:
                 raise ArgumentError(f"the chain is mono: its processor must have 1 channel, got {model.channels}")
@@ -123,7 +127,7 @@ class Chain:
         sample_rate : float
         settings : ChainSettings
         **options
-            max_block_size, interpolation, controls (as the constructor).
+            max_block_size, interpolation, controls, oversample (as the constructor).
 
         Returns
         -------
@@ -141,7 +145,7 @@ class Chain:
 
     @classmethod
     def from_config(cls, config, model_index=0, sample_rate=None, max_block_size=4096, model=None, controls=None,
-                    interpolation=None):
+                    interpolation=None, oversample=None):
         """The chain a live configuration describes, with one of its models, for offline use.
 
         Parameters
@@ -159,6 +163,8 @@ class Chain:
             Knob values instead of the entry's.
         interpolation : str, optional
             Instead of the config's ``interpolation``.
+        oversample : int, optional
+            Instead of the config's ``oversample``.
 
         Returns
         -------
@@ -187,7 +193,8 @@ class Chain:
             if controls is None and entry.controls:
                 controls = entry.controls
         return cls.from_settings(model, rate, config.chain, max_block_size=max_block_size,
-                                 interpolation=interpolation or config.interpolation, controls=controls)
+                                 interpolation=interpolation or config.interpolation, controls=controls,
+                                 oversample=oversample or getattr(config, "oversample", 1))
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -398,13 +405,13 @@ class ChannelChains:
     settings : ChainSettings
     channels : int
     **options
-        As Chain.from_settings (max_block_size, interpolation, controls).
+        As Chain.from_settings (max_block_size, interpolation, controls, oversample).
 
     Attributes
     ----------
     chains : list of Chain
-    ratio, interpolation, requested_interpolation
-        The first channel's model (all channels run the same).
+    ratio, interpolation, requested_interpolation, oversample, latency
+        The first channel's model's (all channels run the same).
     """
 
     def __init__(self, model, sample_rate, settings, channels=1, **options):
@@ -416,6 +423,8 @@ class ChannelChains:
         self.ratio = first.ratio
         self.interpolation = first.interpolation
         self.requested_interpolation = first.requested_interpolation
+        self.oversample = getattr(first, "oversample", 1)
+        self.latency = self.chains[0].latency
 
     def process(self, audio):
         """Process (n,) mono or (n, channels) audio; returns a new float32 array of its shape."""

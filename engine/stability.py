@@ -4,7 +4,8 @@
 it judges the requested method with :func:`verdict` and, when that is unsafe, the methods of
 FALLBACK_ORDER in turn. :func:`verdict` is the rule:
 
-- naive (the model exactly as trained) is always stable;
+- naive (the model exactly as trained) is always stable, and so is resample (the model as
+  trained, at its own rate inside a resampler pair);
 - the allpass has no form below the training rate (R < 1);
 - the exact delay (integer R) and a centred Lagrange window need no check;
 - an extrapolating (R < 1) or off-centre Lagrange read is checked against
@@ -37,9 +38,13 @@ SAFE_RADIUS = 0.99
 #: fail for a model whose own linearisation has ρ(J) > 1 (one that oscillates by itself).
 ALLPASS_CHECKED_BELOW = 4
 
-#: Preference when the requested method is predicted unstable: the most accurate first; naive
-#: (the model exactly as trained, only at the wrong rate) last, as it is as stable as the model.
-FALLBACK_ORDER = ("cubic", "lagrange5", "allpass", "linear", "naive")
+#: Preference when the requested method is predicted unstable: the most accurate state reads
+#: first; then, where every correcting read is forbidden (below the training rate), resample: the
+#: model exactly as trained, at its own rate inside a resampler pair, as stable as the model and
+#: more faithful than every read (benchmarks/reports/resample_mode.md), at the pair's latency
+#: (Processor.latency). naive (the model as trained at the wrong rate) stays last, as the end
+#: of the rule; resample is never unstable, so it is not reached.
+FALLBACK_ORDER = ("cubic", "lagrange5", "allpass", "linear", "resample", "naive")
 
 #: Why a verdict is what it is (Verdict.reason), and how engine-info says it.
 AS_TRAINED = "as trained"
@@ -47,10 +52,12 @@ NO_FORM = "no form"
 EXACT = "exact delay"
 CENTRED = "centred window"
 UNIT_GAIN = "unit-gain read"
+RESAMPLED = "resampled"
 WITHIN_LIMIT = "within limit"
 OVER_LIMIT = "over limit"
 _TEXT = {
     AS_TRAINED: "stable (the model as trained)",
+    RESAMPLED: "stable (the model as trained, at its own rate inside a resampler pair)",
     NO_FORM: "no form below the training rate",
     EXACT: "stable (exact delay: no check needed)",
     CENTRED: "stable (centred window: no check needed)",
@@ -70,7 +77,7 @@ class Verdict:
     stable : bool
         Whether the method is predicted safe to run.
     reason : str
-        One of AS_TRAINED, NO_FORM, EXACT, CENTRED, UNIT_GAIN (no check needed, or none possible),
+        One of AS_TRAINED, RESAMPLED, NO_FORM, EXACT, CENTRED, UNIT_GAIN (no check needed, or none possible),
         WITHIN_LIMIT, OVER_LIMIT (the linearised check ran).
     radius : float
         The spectral radius of the linearised corrected recurrence; NaN when not checked.
@@ -108,7 +115,7 @@ class Choice:
     requested : str
     method : str
         The method to run: ``requested`` when it is predicted stable, else the first stable one
-        of FALLBACK_ORDER (naive at worst).
+        of FALLBACK_ORDER (resample at worst).
     ratio : float
     verdicts : tuple of Verdict
         The requested method's first, then each fallback judged, in order.
@@ -180,6 +187,8 @@ def verdict(method, ratio, linearisation):
         If the method is unknown.
     """
     window = read_window(method, ratio)
+    if window == delay.RESAMPLED:
+        return Verdict(method, ratio, True, RESAMPLED)
     if window == delay.UNCORRECTED:
         return Verdict(method, ratio, True, AS_TRAINED)
     if window == delay.NO_FORM:
@@ -205,7 +214,7 @@ def verdict(method, ratio, linearisation):
 
 
 def choose(model, method, ratio, controls=None, linearisation=None):
-    """The method to run: ``method`` if predicted safe, else the best safe one (naive at worst).
+    """The method to run: ``method`` if predicted safe, else the best safe one (resample at worst).
 
     Parameters
     ----------

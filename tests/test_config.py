@@ -63,7 +63,7 @@ BAD_CONFIGS = [
     ("sample-rate-text", "model: {model}\nsample_rate: fast\n", r"sample_rate must be a number of Hz from 8000 to 768000, got 'fast'$"),
     ("gain-out-of-range", "model: {model}\ninput_gain_db: 90\n", r"input_gain_db must be from -60 to 40 dB, got 90$"),
     ("gain-boolean", "model: {model}\noutput_gain_db: yes\n", r"output_gain_db must be a number of dB from -60 to 40, got True$"),
-    ("interpolation-unknown", "model: {model}\ninterpolation: sinc\n", r"interpolation must be one of linear, naive, cubic, lagrange5, allpass, got 'sinc'$"),
+    ("interpolation-unknown", "model: {model}\ninterpolation: sinc\n", r"interpolation must be one of linear, naive, cubic, lagrange5, allpass, resample, got 'sinc'$"),
     ("limiter-not-boolean", "model: {model}\nlimiter: 1\n", r"limiter must be true or false, got 1$"),
     ("input-channel-zero", "model: {model}\ninput_channel: 0\n", r"input_channel must be a channel number \(1 = the first\) from 1 to 64, got 0$"),
     ("output-channel-repeated", "model: {model}\noutput_channels: [1, 1]\n", r"output_channels lists a channel twice: \[1, 1\]$"),

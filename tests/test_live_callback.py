@@ -93,6 +93,21 @@ def test_engine_exports_live_session_lazily():
 
 # ---- requests take effect at the next block boundary (offline, through the same machine code) ----------
 
+@pytest.mark.parametrize("settings", [dict(interpolation="resample"), dict(interpolation="cubic", oversample=2),
+                                      dict(interpolation="linear", oversample=4)])
+def test_the_live_callback_runs_the_resampler_pair_as_the_processor_does(settings):
+    """resample and oversample live: the compiled callback's output equals Processor.process, latency included."""
+    model = load_model(LSTM40)
+    chain = chain_with([model], **settings)
+    x = guitar_like_signal(RATE, RATE, seed=5)
+    expected = Processor(model, RATE, **settings).process(x)
+    assert chain.processors[0].latency > 0 and np.std(expected) > 0.05
+    live = chain.render(x)[:, 0]
+    np.testing.assert_allclose(live, expected, rtol=0, atol=1e-6)
+    chain.reset()  # the pair's histories and queue start again from silence, as a new Processor's
+    np.testing.assert_allclose(chain.render(x)[:, 0], expected, rtol=0, atol=1e-6)
+
+
 def test_a_model_switch_starts_exactly_at_the_block_after_it_was_posted():
     a, b = load_model(LSTM8), load_model(GRU8)
     x = guitar_like_signal(20 * BLOCK, RATE, seed=5)

@@ -62,9 +62,10 @@ def rate_argument(text):
 class ProgressBar:
     """A one-line progress bar on stderr for long renders (a line per 10 % when stderr is not a terminal)."""
 
-    def __init__(self, label, stream=sys.stderr, min_frames=0):
+    def __init__(self, label, stream=None, min_frames=0):
         self.label = label
-        self.stream = stream
+        # sys.stderr as it is now, not as it was at import (a test harness may have swapped it since).
+        self.stream = stream = sys.stderr if stream is None else stream
         self.interactive = stream.isatty()
         self.min_frames = min_frames
         self.started = time.perf_counter()

@@ -4,7 +4,7 @@ import argparse
 import os
 
 from ..errors import AudioFileError
-from ..methods import INTERPOLATIONS
+from ..methods import INTERPOLATIONS, OVERSAMPLE_FACTORS
 from .common import ProgressBar, check_output, entry_point, make_folders, rate_argument, write_output
 
 DEMO_CLIP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "models",
@@ -22,7 +22,8 @@ def eval_main(argv=None):
         prog="engine-eval",
         description="How close the corrected model at each rate comes to the model at its own rate: the SNR of "
                     "the published protocol (the model at its own rate is the reference; each method runs at the "
-                    "target rate on the band-limited-resampled input, and its output is resampled back).",
+                    "target rate on the band-limited-resampled input, and its output is resampled back, its "
+                    "latency compensated). With --aliasing, also the aliasing-to-signal ratio on loud sines.",
     )
     parser.add_argument("model", help="model file")
     parser.add_argument("--model-rate", type=rate_argument, metavar="HZ", help="override the training rate")
@@ -30,12 +31,18 @@ def eval_main(argv=None):
                         help="run rates (default: 48000 88200 96000)")
     parser.add_argument("--methods", nargs="+", choices=methods_available, default=list(methods_available),
                         help="methods to score (default: all)")
+    parser.add_argument("--oversample", type=int, nargs="+", choices=OVERSAMPLE_FACTORS, default=[1], metavar="K",
+                        help="oversampling factors to score each method with (1, 2, 4; default: 1)")
+    parser.add_argument("--aliasing", action="store_true",
+                        help="also measure the aliasing-to-signal ratio (ASR, dB, lower is better) of each method "
+                             "and oversampling factor at each rate, on loud sines whose harmonics fold")
     parser.add_argument("--input", metavar="WAV", help=f"test signal, its first channel, at most "
                                                        f"{MAX_CLIP_SECONDS:g} s (default: the demo clip, {DEMO_CLIP})")
     parser.add_argument("--control", type=float, nargs="+", metavar="V", help="knob values of a conditioned model")
     parser.add_argument("--csv", metavar="PATH", help="also write the scores as CSV (its folder must exist)")
     parser.add_argument("--plots", metavar="DIR", help="write PNG plots here: the 100 Hz sine picture and "
-                                                       "the error spectrum per method at the first rate")
+                                                       "the error spectrum per method at the first rate (with "
+                                                       "--aliasing, the ASR per sine too)")
     args = parser.parse_args(argv)
 
     import numpy as np  # after argument parsing: --help and usage errors do not wait for it
@@ -69,7 +76,8 @@ def eval_main(argv=None):
         from ..plots import file_stem
 
         stem = file_stem(model.name, fallback=os.path.splitext(os.path.basename(model.path))[0])
-        plot_paths = [os.path.join(args.plots, f"{stem}_{kind}.png") for kind in ("sine", "error_spectrum")]
+        kinds = ("sine", "error_spectrum") + (("aliasing",) if args.aliasing else ())
+        plot_paths = [os.path.join(args.plots, f"{stem}_{kind}.png") for kind in kinds]
         for path in plot_paths:
             check_output(path, "--plots", create_folders=True, inputs=(args.model, source))
     x, clip_rate = read_clip(source, hint="give a test signal with --input")
@@ -78,12 +86,26 @@ def eval_main(argv=None):
         raise AudioFileError(f"{source}: resampled to {model.sample_rate:g} Hz it is not finite (the clip is too "
                              f"loud for float32)")
     progress = ProgressBar("evaluating", min_frames=0)
-    scores = evaluate(model, x, rates, args.methods, controls=args.control, progress=progress)
+    oversamples = list(dict.fromkeys(args.oversample))
+    scores = evaluate(model, x, rates, args.methods, controls=args.control, progress=progress,
+                      oversamples=oversamples)
     print(f"{model.name} ({model.format}, trained at {model.sample_rate:g} Hz), {len(x) / model.sample_rate:.1f} s "
           f"of {os.path.basename(source)}: SNR in dB against the model at its own rate (higher is better)")
     print(format_table(scores))
     if any(s.ran != s.method for s in scores):
         print("(xxx): the method was predicted unstable there; the engine ran the one named instead")
+    if any(s.latency for s in scores):
+        print("latency: compensated before scoring (the output is shifted back by it)")
+    asr = None
+    if args.aliasing:
+        from ..aliasing import ASR_AMPLITUDE, aliasing, format_aliasing_table
+
+        asr = aliasing(model, rates, args.methods, oversamples, controls=args.control,
+                       progress=ProgressBar("aliasing", min_frames=0))
+        frequencies = ", ".join(f"{f:.0f}" for f in asr[0].frequencies)
+        print(f"\naliasing-to-signal ratio in dB (lower is better): mean over sines at {frequencies} Hz, "
+              f"peak {ASR_AMPLITUDE:g}; rows: rate and oversampling factor")
+        print(format_aliasing_table(asr))
     if args.csv:
         write_output(lambda: write_csv(args.csv, scores), args.csv, "--csv")
         print(f"wrote {args.csv}")
@@ -91,10 +113,16 @@ def eval_main(argv=None):
         from ..plots import error_spectra, sine_through_rates
 
         make_folders(args.plots, "--plots")
-        sine, spectrum = plot_paths
+        sine, spectrum = plot_paths[:2]
         write_output(lambda: sine_through_rates(model, sine), sine, "--plots")
         print(f"wrote {sine}")
         write_output(lambda: error_spectra(model, x, rates[0], args.methods, spectrum, args.control), spectrum,
                       "--plots")
         print(f"wrote {spectrum}")
+        if asr is not None:
+            from ..plots import aliasing_plot
+
+            path = plot_paths[2]
+            write_output(lambda: aliasing_plot(asr, rates[0], path), path, "--plots")
+            print(f"wrote {path}")
     return 0

@@ -2,7 +2,7 @@
 
 import argparse
 
-from ..methods import INTERPOLATIONS
+from ..methods import INTERPOLATIONS, OVERSAMPLE_FACTORS, RESAMPLE
 from ..rates import MAX_RATIO, MIN_RATIO
 from .common import entry_point, rate_argument
 
@@ -21,7 +21,12 @@ def info_main(argv=None):
     parser.add_argument("--control", type=float, nargs="+", metavar="V",
                         help="with --rate: the knob values of a conditioned model to check stability at "
                              "(default 0.5 each, as engine-process and engine-eval)")
+    parser.add_argument("--oversample", type=int, choices=OVERSAMPLE_FACTORS, default=1, metavar="K",
+                        help="with --rate: run the model at K times the rate (1, 2, 4; default 1): the verdicts "
+                             "are for R = K · rate / training rate, and the resampler's latency is shown")
     args = parser.parse_args(argv)
+    if args.oversample != 1 and args.rate is None:
+        parser.error("--oversample only applies with --rate")
     if args.control is not None and args.rate is None:
         parser.error("--control only applies with --rate (it sets the knobs the stability check uses)")
 
@@ -62,6 +67,12 @@ def info_main(argv=None):
         else:
             kind = "fractional: interpolated delay"
         lines.append((f"at {rate:g} Hz", f"R = {ratio:.6g} ({kind})"))
+        factor = args.oversample
+        if factor > 1:
+            read_ratio = rate_ratio(factor * rate, model.sample_rate, model.path)
+            lines.append((f"  oversample ×{factor}", f"the model runs at {factor * rate:g} Hz: the state read "
+                                                       f"corrects R = {read_ratio:.6g}"))
+            ratio = read_ratio
         from ..processor import check_controls, knob_values
         from ..stability import choose
 
@@ -80,6 +91,7 @@ def info_main(argv=None):
             lines.append((f"  {method}", text + (f"; runs {choice.method} instead" if choice.replaced else "")))
         if linearisation is not None and not linearisation.converged:
             lines.append(("  note", "silence does not settle to a fixed point: the check is approximate"))
+        lines.append(("  latency", _latency_line(model, rate, factor)))
     width = max(len(key) for key, _ in lines)
     for key, value in lines:
         print(f"{key:<{width}}  {value}")
@@ -96,3 +108,27 @@ def _layer_line(layer):
         if layer.initial_hidden.any() or layer.initial_cell.any():
             text += ", stored initial state"
     return text
+
+
+def _latency_line(model, rate, factor):
+    """What each choice delays the output by at ``rate`` with oversampling ``factor`` (Processor.latency)."""
+    from ..errors import SampleRateError
+    from ..processor import Processor
+
+    def latency(method):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Processor(model, rate, interpolation=method, oversample=factor, check_stability=False).latency
+
+    def samples(count):
+        return f"{count} samples ({count / rate * 1e3:.2f} ms)"
+
+    try:
+        resampled = f"{RESAMPLE}: {samples(latency(RESAMPLE))}, the model at {factor * model.sample_rate:g} Hz"
+    except SampleRateError as exc:
+        resampled = f"{RESAMPLE}: cannot run ({exc})"
+    if factor == 1:
+        return f"state reads: 0 (the correction adds none); {resampled}"
+    return f"state reads ×{factor}: {samples(latency('linear'))} (the resampler pair); {resampled}"

@@ -99,7 +99,6 @@ def _live(args, parser, stop):
     if args.audio_api is not None:
         overrides["audio_api"] = args.audio_api
     config = config.replace(**overrides)
-
     virtual = args.virtual
     if not virtual and args.virtual_if_no_device and not live.has_duplex_device():
         print("engine-live: no audio interface found; running on a virtual one (JACK dummy server) instead")

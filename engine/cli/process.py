@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from ..methods import DEFAULT_INTERPOLATION, INTERPOLATIONS
+from ..methods import DEFAULT_INTERPOLATION, INTERPOLATIONS, OVERSAMPLE_FACTORS
 from .common import ProgressBar, entry_point, rate_argument
 
 
@@ -102,6 +102,9 @@ def process_main(argv=None):
                         help="the rate the model was trained at (default: from the file or its format)")
     parser.add_argument("--interpolation", choices=INTERPOLATIONS,
                         help=f"how the delayed state is read (default: the config's, else {DEFAULT_INTERPOLATION})")
+    parser.add_argument("--oversample", type=int, choices=OVERSAMPLE_FACTORS, metavar="K",
+                        help="run the model at K times the file's rate (1, 2, 4; default: the config's, else 1) "
+                             "inside a resampler, against aliasing; its latency is compensated")
     parser.add_argument("--control", type=float, nargs="+", metavar="V",
                         help="control values of a conditioned model, one per knob (default 0.5 each)")
     stages = parser.add_argument_group(
@@ -124,16 +127,17 @@ def process_main(argv=None):
     from ..formats import load_model
     from ..render import RenderTerminated, render_file
 
-    chain, interpolation, controls, model_rate = ChainSettings(source="engine-process"), None, None, None
+    chain, interpolation, oversample, controls, model_rate = ChainSettings(source="engine-process"), None, 1, None, None
     if args.config is not None:
         from ..config import load_config
 
         config = load_config(args.config)
         entry = config.models[0]
-        chain, interpolation = config.chain, config.interpolation
+        chain, interpolation, oversample = config.chain, config.interpolation, config.oversample
         controls, model_rate = (list(entry.controls) or None), entry.model_rate
     chain = chain_with_flags(chain, args.gate, args.eq, args.ir)
     interpolation = args.interpolation or interpolation or DEFAULT_INTERPOLATION
+    oversample = args.oversample or oversample
     controls = args.control if args.control is not None else controls
     if args.model is not None:
         model = load_model(args.model, sample_rate=args.model_rate)
@@ -143,7 +147,8 @@ def process_main(argv=None):
     started = time.perf_counter()
     try:
         report = render_file(model, args.input, args.output, interpolation=interpolation,
-                             controls=controls, force=args.force, progress=progress, chain=chain)
+                             controls=controls, force=args.force, progress=progress, oversample=oversample,
+                             chain=chain)
     except RenderTerminated as exc:
         # render_file removed its temporary file; exit as a process killed by SIGTERM reports (128 + 15).
         end_of_bar = "\n" if progress is not None and progress.interactive else ""
@@ -155,6 +160,10 @@ def process_main(argv=None):
         method = report.interpolation
         if report.interpolation != report.requested_interpolation:
             method += f" (the stability check replaced the requested {report.requested_interpolation})"
+        if report.oversample > 1:
+            method += f", oversampled ×{report.oversample}"
+        if report.latency:
+            method += f" (latency {report.latency} samples, compensated)"
         muted = (f"; {report.non_finite_samples} non-finite output sample(s) muted" if report.non_finite_samples
                  else "")
         print(f"wrote {args.output}: {seconds:.2f} s, {report.channels} channel(s) at {report.sample_rate:g} Hz "

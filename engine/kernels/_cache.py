@@ -4,7 +4,8 @@ numba keys a cached function on the source file that defines it (its modificatio
 size), not on the files it calls into. The block kernel inlines cells, fastmath and simd, and the
 live mixer inlines the block kernel (and the live callback inlines the mixer and bakes in the
 layout constants of live/shared.py): editing cells.py alone would leave process_block's cache
-valid and running the old code. So the sources of every kernel module are hashed together, and
+valid and running the old code (the resampler pair's kernel, engine/resampler/kernels.py, calls
+the block kernel and bakes in its own layout's constants). So the sources of every kernel module are hashed together, and
 when the digest differs from the one stored beside the caches, every kernel cache is removed
 and numba compiles afresh (once).
 """
@@ -18,7 +19,8 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCES = [os.path.join(_HERE, name) for name in
            ("layout.py", "options.py", "simd.py", "fastmath.py", "cells.py", "block.py")] + \
           [os.path.join(os.path.dirname(_HERE), "live", name) for name in ("mixer.py", "shared.py", "callback.py", "jack_native.py")] + \
-          [os.path.join(os.path.dirname(_HERE), "dsp", name) for name in ("fft.py", "convolver.py", "cabinet.py", "gate.py", "eq.py")]
+          [os.path.join(os.path.dirname(_HERE), "dsp", name) for name in ("fft.py", "convolver.py", "cabinet.py", "gate.py", "eq.py")] + \
+          [os.path.join(os.path.dirname(_HERE), "resampler", name) for name in ("layout.py", "kernels.py")]
 _STAMP = "kernel-sources.sha256"
 
 

@@ -59,7 +59,7 @@ from .shared import (C_CALLBACKS, C_BUSY, C_FLAGGED, C_FRAMES, C_GAPS, C_INPUT_O
                      S_PREV_END, S_CYCLE_FLAGS, S_RAMPING_A, S_RAMPING_B, S_SEEN, SET_CEILING, SET_RELEASE,
                      SETTINGS_SIZE,
                      SL_META, SL_META_COLUMNS, SL_META_ROWS, SL_PARAMS, SL_PARAMS_SIZE, SL_HIST, SL_HIST_SIZE,
-                     SL_POS, SL_POS_COLUMNS, SL_POS_ROWS, SL_WORK, SL_WORK_SIZE, SLOT_FIELDS, STATE_SIZE,
+                     SL_POS, SL_POS_COLUMNS, SL_POS_ROWS, SL_RS, SL_WORK, SL_WORK_SIZE, SLOT_FIELDS, STATE_SIZE,
                      V_CONTROLS, V_INPUT_GAIN, V_OUTPUT_GAIN, XRUN_FLAG_BITS)
 
 #: PortAudio's PaStreamCallback: (input, output, frameCount, timeInfo, statusFlags, userData) → int.
@@ -168,13 +168,19 @@ def seqlock_close(request):
 
 @njit(**INLINE)
 def model_slot(h, k):
-    """Model k's arrays (meta, params, hist, pos, work), as Processor.kernel_slot gives them."""
+    """Model k's arrays (meta, params, hist, pos, work, then the resampler pair's eight), as Processor.kernel_slot gives them."""
     b = H_SLOTS + k * SLOT_FIELDS
+    r = b + SL_RS
     return (view(h[b + SL_META], (h[b + SL_META_ROWS], h[b + SL_META_COLUMNS]), np.int64),
             view(h[b + SL_PARAMS], h[b + SL_PARAMS_SIZE], np.float32),
             view(h[b + SL_HIST], h[b + SL_HIST_SIZE], np.float32),
             view(h[b + SL_POS], (h[b + SL_POS_ROWS], h[b + SL_POS_COLUMNS]), np.int64),
-            view(h[b + SL_WORK], h[b + SL_WORK_SIZE], np.float32))
+            view(h[b + SL_WORK], h[b + SL_WORK_SIZE], np.float32),
+            view(h[r], h[r + 1], np.int64),
+            view(h[r + 2], h[r + 3], np.float32), view(h[r + 4], h[r + 5], np.float32),
+            view(h[r + 6], h[r + 7], np.float32), view(h[r + 8], h[r + 9], np.float32),
+            view(h[r + 10], h[r + 11], np.float32), view(h[r + 12], h[r + 13], np.float32),
+            view(h[r + 14], h[r + 15], np.float32))
 
 
 @njit(**INLINE)
@@ -236,7 +242,8 @@ def apply_request(h, state, mix, frames):
         if accepted[R_CONTROLS + k] == state[S_CONTROLS + k]:
             continue
         state[S_CONTROLS + k] = accepted[R_CONTROLS + k]
-        meta, params, _, _, _ = model_slot(h, k)
+        slot = model_slot(h, k)
+        meta, params = slot[0], slot[1]
         count = meta[0, H_CONTROLS]
         playing = k == current or fading and k == incoming
         for j in range(count):
@@ -274,7 +281,8 @@ def apply_request(h, state, mix, frames):
 @njit(**INLINE)
 def end_ramp(h, k):
     """Model k's knobs hold at their new values from the next block on."""
-    meta, params, _, _, _ = model_slot(h, k)
+    slot = model_slot(h, k)
+    meta, params = slot[0], slot[1]
     count = meta[0, H_CONTROLS]
     for j in range(count):
         params[P_CONTROLS + j] = params[P_CONTROLS + count + j]

@@ -95,7 +95,8 @@ class LiveChain:
         self.processors = []
         for entry, model in zip(config.models, models):
             self.processors.append(Processor(model, sample_rate=self.sample_rate, interpolation=config.interpolation,
-                                             max_block_size=block, controls=knob_values(model, entry.controls or None)))
+                                             oversample=config.oversample, max_block_size=block,
+                                             controls=knob_values(model, entry.controls or None)))
         self._mix = np.zeros(mixer.MIX_SIZE, np.float32)
         self._levels = np.zeros(2, np.float32)
         self._counters = np.zeros(mixer.COUNTERS_SIZE, np.int64)

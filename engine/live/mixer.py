@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit
 
 from ..kernels import JIT, ONE, POS_BAD_OUTPUT, ZERO, process_block, reset_state
+from ..resampler.kernels import reset_pair, resampled_block
 
 # Slots of the ``mix`` array (the chain's gains and limiter state; only the callback writes it while a stream runs).
 MIX_GAIN_A = 0        # current gain of model A (the playing model)
@@ -35,12 +36,21 @@ COUNTERS_SIZE = 3
 LEVEL_INPUT_PEAK = 0
 LEVEL_OUTPUT_PEAK = 1
 
-# A model slot (Processor.kernel_slot): (meta, params, hist, pos, work).
+# A model slot (Processor.kernel_slot): (meta, params, hist, pos, work, and the resampler pair's eight arrays).
 SLOT_META = 0
 SLOT_PARAMS = 1
 SLOT_HIST = 2
 SLOT_POS = 3
 SLOT_WORK = 4
+# Then the resampler pair's arrays (ResamplerPair.arguments), empty for a model at the stream's rate.
+SLOT_RS = 5
+SLOT_TABLE_IN = 6
+SLOT_TABLE_BACK = 7
+SLOT_HIST_IN = 8
+SLOT_HIST_BACK = 9
+SLOT_QUEUE = 10
+SLOT_INNER_X = 11
+SLOT_INNER_Y = 12
 
 
 @njit(**JIT)
@@ -54,6 +64,8 @@ def reset_slot(slot):
     for i in range(work.shape[0]):
         work[i] = ZERO
     reset_state(slot[SLOT_META], slot[SLOT_PARAMS], slot[SLOT_HIST], slot[SLOT_POS], work)
+    if slot[SLOT_RS].shape[0] > 0:
+        reset_pair(slot[SLOT_RS], slot[SLOT_HIST_IN], slot[SLOT_HIST_BACK], slot[SLOT_QUEUE])
 
 
 @njit(**JIT)
@@ -66,8 +78,13 @@ def run_slot(slot, x, y):
     n = x.shape[0]
     pos = slot[SLOT_POS]
     muted = pos[0, POS_BAD_OUTPUT]
-    process_block(x.reshape(n), y.reshape(n), slot[SLOT_META], slot[SLOT_PARAMS], slot[SLOT_HIST],
-                  pos, slot[SLOT_WORK], 0, 1)
+    if slot[SLOT_RS].shape[0] > 0:  # the model at its own (or an oversampled) rate, inside the pair
+        resampled_block(x.reshape(n), y.reshape(n), slot[SLOT_RS], slot[SLOT_TABLE_IN], slot[SLOT_TABLE_BACK],
+                        slot[SLOT_HIST_IN], slot[SLOT_HIST_BACK], slot[SLOT_QUEUE], slot[SLOT_INNER_X],
+                        slot[SLOT_INNER_Y], slot[SLOT_META], slot[SLOT_PARAMS], slot[SLOT_HIST], pos, slot[SLOT_WORK])
+    else:
+        process_block(x.reshape(n), y.reshape(n), slot[SLOT_META], slot[SLOT_PARAMS], slot[SLOT_HIST],
+                      pos, slot[SLOT_WORK], 0, 1)
     return pos[0, POS_BAD_OUTPUT] == muted and all_finite(y)
 
 

@@ -101,7 +101,12 @@ SL_POS_ROWS = 8
 SL_POS_COLUMNS = 9
 SL_WORK = 10
 SL_WORK_SIZE = 11
-SLOT_FIELDS = 12
+# The model's resampler pair (interpolation "resample", oversample > 1; engine.resampler): the
+# eight arrays of ResamplerPair.arguments as (address, size) pairs from SL_RS on, in that order;
+# sizes 0 for a model that runs at the stream's rate.
+SL_RS = 12
+RESAMPLER_ARRAYS = 8
+SLOT_FIELDS = SL_RS + 2 * RESAMPLER_ARRAYS
 HEADER_SIZE = H_SLOTS + MAX_MODELS * SLOT_FIELDS
 
 # ---- request (Python → callback) -------------------------------------------------------------------
@@ -290,11 +295,13 @@ class SharedState:
             self._write_slot(k)
 
     def _write_slot(self, k):
-        meta, params, hist, pos, work = self._slots[k]
+        meta, params, hist, pos, work = self._slots[k][:5]
         base = H_SLOTS + k * SLOT_FIELDS
         h = self.header
-        for array in (meta, params, hist, pos, work):
-            assert array.flags.c_contiguous
+        for array in self._slots[k]:
+            assert array.flags.c_contiguous and array.ndim == (2 if array is meta or array is pos else 1)
+        for j, array in enumerate(self._slots[k][5:]):
+            h[base + SL_RS + 2 * j], h[base + SL_RS + 2 * j + 1] = array.ctypes.data, array.size
         h[base + SL_META], (h[base + SL_META_ROWS], h[base + SL_META_COLUMNS]) = meta.ctypes.data, meta.shape
         h[base + SL_PARAMS], h[base + SL_PARAMS_SIZE] = params.ctypes.data, params.size
         h[base + SL_HIST], h[base + SL_HIST_SIZE] = hist.ctypes.data, hist.size
