@@ -210,6 +210,9 @@ def parse_chain(document, source="<config>", base_directory=".", key="chain"):
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: {key} must be a mapping of stages ({', '.join(CHAIN_KEYS)}), "
                           f"got {quote(document)}")
+    if "model" in document:  # not a typo of another key: say where the model goes
+        raise ConfigError(f"{source}: {key}.model is not a key: the model is the top-level model (and models); "
+                          f"{key} holds the stages around it ({', '.join(CHAIN_KEYS)})")
     refuse_unknown(document, CHAIN_KEYS, f"in {key}: ", source)
     stages = {}
     for name, validate in (("gate", validate_gate), ("eq", validate_eq), ("cabinet", None)):
