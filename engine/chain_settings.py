@@ -26,8 +26,7 @@ import difflib
 from dataclasses import dataclass
 
 from .dsp.settings import CabinetSettings, EqSettings, GateSettings, validate_cabinet, validate_eq, validate_gate
-from .errors import ArgumentError, ConfigError, quote
-from .errors import refuse_unknown
+from .errors import ArgumentError, ConfigError, quote, refuse_unknown
 
 #: Every stage, in the default order.
 STAGES = ("gate", "model", "eq", "cabinet")

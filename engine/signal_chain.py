@@ -104,7 +104,7 @@ class Chain:
         self.eq = _eq_stage(eq, source)
         self.cabinet = _cabinet_stage(cabinet, sample_rate, max_block_size)
         on = {name for name in ("gate", "eq", "cabinet") if getattr(self, name) is not None}
-        self.order = check_order(None if order is None else order, on, source, "order", ArgumentError)
+        self.order = check_order(order, on, source, "order", ArgumentError)
         if isinstance(model, Model):
             self.processor = Processor(model, sample_rate=sample_rate, interpolation=interpolation,
                                        max_block_size=max_block_size, controls=knob_values(model, controls),

@@ -13,7 +13,7 @@ import scipy.signal
 import soundfile
 
 from conftest import REPO, guitar_like_signal
-from engine import AudioFileError, ArgumentError, ConfigError, Processor, load_model
+from engine import ArgumentError, AudioFileError, ConfigError, Processor, load_model
 from engine.chain_settings import CHAIN_KEYS, STAGES, ChainSettings, parse_chain
 from engine.config import load_config
 from engine.dsp.cabinet import Cabinet
@@ -175,7 +175,7 @@ def test_process_with_out_allocates_nothing_after_prepare(model):
     out = np.empty_like(x)
     chain.process(x, out)  # every path once
     for n in (64, 4096):
-        assert allocations_during(lambda: chain.process(x[:n], out[:n])) == 0  # numba's runtime: none
+        assert allocations_during(lambda n=n: chain.process(x[:n], out[:n])) == 0  # numba's runtime: none
     # numpy's data allocations (tracemalloc's numpy domain): none either, in place or not
     import numpy.lib as npl
 
@@ -207,6 +207,23 @@ def test_in_place_processing_equals_out_of_place(model, order):
     y = x.copy()
     Chain(model, RATE, gate=GATE, eq=EQ, cabinet=SHIPPED_IR, order=order).process(y, y)
     np.testing.assert_array_equal(y, stage_by_stage(model, x, order))
+
+
+def test_a_processor_can_be_the_model_and_the_settings_make_the_same_chain_again(model):
+    x = guitar_like_signal(5000, RATE)
+    processor = Processor(model, sample_rate=RATE, interpolation="cubic")
+    chain = Chain(processor, RATE, gate=GATE, eq=EQ)
+    assert chain.processor is processor
+    expected = stage_by_stage(model, x, ("gate", "model", "eq"))
+    assert not np.array_equal(chain.process(x), expected)  # cubic, not the default linear
+    chain = Chain(model, RATE, gate=GATE, eq=EQ, cabinet=SHIPPED_IR)
+    chain.set_eq(bass_db=-5)
+    again = Chain.from_settings(model, RATE, chain.settings)
+    assert again.eq.settings.bass_db == -5 and again.order == chain.order
+    chain.reset()  # the glide to bass -5 dB is over after a reset: both start settled
+    np.testing.assert_array_equal(chain.process(x), again.process(x))
+    with pytest.raises(ArgumentError, match=r"the chain is mono: its processor must have 1 channel, got 2"):
+        Chain(Processor(model, sample_rate=RATE, channels=2), RATE)
 
 
 # ---- the Python API's bad arguments -------------------------------------------------------------------------------
@@ -398,7 +415,7 @@ def cabinet_rows():
     for line in table.splitlines():
         match = re.match(r"^\| `(\w+)` \|(.*)\|$", line)
         if match:
-            unit, default, allowed, meaning = (cell.strip() for cell in match.group(2).split("|"))
+            unit, default, allowed, _ = (cell.strip() for cell in match.group(2).split("|"))
             rows[match.group(1)] = {"unit": unit, "default": default, "allowed": allowed}
     return rows
 
@@ -426,7 +443,7 @@ def test_the_cabinet_table_is_the_codes(tmp_path):
 
 
 def test_the_documented_example_is_a_valid_chain(tmp_path):
-    example = re.search(r"```yaml\n(chain:\n.*?)```", SECTION, re.S).group(1)
+    example = re.search(r"```yaml\n(chain:\n.*?)```", SECTION, re.DOTALL).group(1)
     path = tmp_path / "configs" / "live.yaml"
     path.parent.mkdir()
     (tmp_path / "models").mkdir()
@@ -530,3 +547,37 @@ def test_engine_process_help_names_the_chain_flags_and_imports_neither_numpy_nor
     assert result.stdout.strip().splitlines()[-1] == "[]"
     for flag in ("--config FILE", "--gate THRESHOLD_DB", "--eq BASS,MID,TREBLE[,PRESENCE]", "--ir PATH"):
         assert flag in result.stdout, flag
+
+
+def test_engine_process_compensates_the_chains_latency_as_the_models(tmp_path):
+    """With the model oversampled (latency L), the file lines up with the input: the Chain's output with its
+    first L samples dropped and the last input's response flushed with silence."""
+    source = tmp_path / "mono.wav"
+    x = guitar_like_signal(9000, RATE)
+    write_audio(source, x, RATE)
+    out = tmp_path / "out.wav"
+    result = run_process(source, out, "--model", LSTM8, "--oversample", "2", "--eq", "2,0,-2", "--ir", SHIPPED_IR)
+    assert result.returncode == 0, result.stderr
+    assert "compensated" in result.stdout and "chain: model → eq → cabinet" in result.stdout
+    chain = Chain(load_model(LSTM8), RATE, eq={"bass_db": 2, "treble_db": -2}, cabinet=SHIPPED_IR, oversample=2)
+    latency = chain.latency
+    assert latency > 0
+    expected = chain.process(np.concatenate([x, np.zeros(latency, np.float32)]))[latency:]
+    np.testing.assert_array_equal(soundfile.read(str(out), dtype="float32")[0], expected)
+
+
+def test_engine_bench_times_every_stage(tmp_path):
+    out = tmp_path / "bench.json"
+    result = subprocess.run([sys.executable, "-m", "engine.cli_run", "bench", "--sections", "chain", "--seconds", "0.1",
+                             "--repeats", "1", "--json", str(out)], capture_output=True, text=True, timeout=300,
+                            cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    rows = __import__("json").loads(out.read_text())["sections"]["chain"]
+    stages = [r["stage"] for r in rows]
+    assert stages == ["gate", "model (LSTM-40)", "eq", "cabinet (shipped IR)", "cabinet (8192 taps)",
+                      "sum of the stages", "chain (gate → model → eq → cabinet)"]
+    assert all(r["ns_per_sample"] > 0 for r in rows)
+    assert rows[4]["ir_taps"] == 8192 and rows[3]["ir_taps"] == len(load_ir(SHIPPED_IR, RATE).taps)
+    assert rows[5]["ns_per_sample"] == pytest.approx(sum(rows[i]["ns_per_sample"] for i in (0, 1, 2, 3)))
+    for stage in stages:
+        assert stage in result.stdout

@@ -28,10 +28,11 @@ from ..rates import check_sample_rate
 from . import convolver
 from .convolver import L_RAMP_LEFT, P_DRY, P_DRY_TARGET, P_WET, P_WET_TARGET
 from .impulse import load_ir, prepare_taps
+
 # The cabinet's settings and their checks live with the other stages' (numba-free, so that reading
 # a config does not load the kernels); imported here as part of this module's interface.
-from .settings import (CABINET_KEYS as CONFIG_KEYS, MAX_LEVEL_DB, MIN_LEVEL_DB, CabinetSettings,  # noqa: F401
-                       check_level_db, check_mix)
+from .settings import CABINET_KEYS as CONFIG_KEYS  # noqa: F401
+from .settings import MAX_LEVEL_DB, MIN_LEVEL_DB, CabinetSettings, check_level_db, check_mix  # noqa: F401
 from .settings import validate_cabinet as settings_from_config  # noqa: F401
 
 #: How long a mix or level change ramps (linearly, in the gains), independent of the block size.
