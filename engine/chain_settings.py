@@ -9,13 +9,15 @@ Stages, by name, in their default order::
 
 A stage is on when ``chain`` holds its key with settings (a mapping, possibly empty: every key at
 its default; ``true`` means the same; a cabinet needs at least its IR), off when the key is
-absent, ``null`` or ``false``. ``order`` (optional) lists the stages in processing order: any
-order of distinct stage names that includes ``model`` and every stage that is on; a stage it
-names that is off is skipped, so the full default order can be written out and a stage switched
-off by removing its settings. Why any order and not only the default: each stage is a causal,
-mono, zero-latency filter with its own state, so every permutation is well defined and costs the
-same; the default is what a guitarist's rig does (a gate on the quiet direct signal, tone and
-cabinet after the amp), and e.g. ``[eq, model, cabinet]`` is a pre-EQ driving the amp.
+absent, ``null`` or ``false``. ``order`` (optional) may spell the order out: the stage names in
+the default order, ``model`` included (a stage it names that is off is skipped, so the full
+default order can be written out and a stage switched off by removing its settings). A config
+allows **only the default order**: the live callback (engine.live.callback) runs its stages in
+that fixed order, and an offline render of a config must be what engine-live plays; another order
+is refused with one line. The Python API (engine.Chain, offline only) takes any order of distinct
+stages that includes the model (``check_order(..., any_order=True)``): each stage is a causal,
+mono, zero-latency filter with its own state, so every permutation is well defined (e.g. an EQ
+before the model, as a boost that drives it).
 
 This module reads settings only (numba-free, no file is opened but checked for existence); the
 stages are built from them by engine.signal_chain.Chain.
@@ -130,7 +132,7 @@ def insert_in_default_place(order, name):
     return order[:position] + [name] + order[position:]
 
 
-def check_order(order, on, source="<chain>", key="chain.order", error=ConfigError):
+def check_order(order, on, source="<chain>", key="chain.order", error=ConfigError, any_order=False):
     """Validate an ``order`` list against the stages that are on; return the order that runs.
 
     Parameters
@@ -143,6 +145,8 @@ def check_order(order, on, source="<chain>", key="chain.order", error=ConfigErro
         For messages.
     error : type
         ConfigError for a file, ArgumentError for a Python argument.
+    any_order : bool
+        Accept any permutation (engine.Chain); False (a config) accepts only the default order.
 
     Returns
     -------
@@ -153,7 +157,8 @@ def check_order(order, on, source="<chain>", key="chain.order", error=ConfigErro
     ------
     ConfigError (``error``)
         ``order`` is not a list of stage names, names one that does not exist (with a
-        did-you-mean) or one twice, leaves out the model or a stage that is on.
+        did-you-mean) or one twice, leaves out the model or a stage that is on, or (without
+        ``any_order``) is not the default order.
     """
     if order is None:
         return tuple(s for s in DEFAULT_ORDER if s == "model" or s in on)
@@ -175,7 +180,12 @@ def check_order(order, on, source="<chain>", key="chain.order", error=ConfigErro
     if missing:
         raise error(f"{source}: {key} leaves out {', '.join(missing)}, which is on; list every stage that is on "
                     f"(or switch it off)")
-    return tuple(name for name in order if name == "model" or name in on)
+    running = tuple(name for name in order if name == "model" or name in on)
+    default = tuple(name for name in DEFAULT_ORDER if name in running)
+    if not any_order and running != default:
+        raise error(f"{source}: {key} runs {' → '.join(running)}; a config's stages run in the order "
+                    f"{' → '.join(DEFAULT_ORDER)} (engine-live's), so give them in that order or leave order out")
+    return running
 
 
 def parse_chain(document, source="<config>", base_directory=".", key="chain"):
@@ -201,8 +211,8 @@ def parse_chain(document, source="<config>", base_directory=".", key="chain"):
     ConfigError
         One line naming the key path (``chain.eq.bass_db``, ``chain.order[1]``, ``chain.cabinet.ir``):
         an unknown key with a did-you-mean and the valid keys, a value of the wrong kind or out
-        of range, an IR path that is missing or not a file, an order that is not a permutation
-        of stages including the model and every stage that is on.
+        of range, an IR path that is missing or not a file, an order that is not the default
+        order of the model and every stage that is on.
     """
     if document is None:
         return ChainSettings(source=source)

@@ -7,7 +7,8 @@
     chain = engine.Chain.from_config(engine.config.load_config("configs/guitar.yaml"), sample_rate=48000)
 
 Stages and order: engine.chain_settings (gate → model → eq → cabinet by default, each but the
-model optional, any order that includes the model). Each block runs through the stages one after
+model optional; here any order that includes the model, while a config allows only the default,
+which engine-live runs). Each block runs through the stages one after
 another, each stage's ``process`` over the whole block, so the output is exactly what running the
 stages one after another over the whole signal gives (tests/test_signal_chain.py computes that
 independently). Every stage is block-size invariant (its state advances sample by sample, its
@@ -104,7 +105,7 @@ class Chain:
         self.eq = _eq_stage(eq, source)
         self.cabinet = _cabinet_stage(cabinet, sample_rate, max_block_size)
         on = {name for name in ("gate", "eq", "cabinet") if getattr(self, name) is not None}
-        self.order = check_order(order, on, source, "order", ArgumentError)
+        self.order = check_order(order, on, source, "order", ArgumentError, any_order=True)
         if isinstance(model, Model):
             self.processor = Processor(model, sample_rate=sample_rate, interpolation=interpolation,
                                        max_block_size=max_block_size, controls=knob_values(model, controls),

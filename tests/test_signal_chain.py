@@ -282,11 +282,11 @@ def test_every_stage_key_is_read_and_the_ir_path_is_relative_to_the_config(tmp_p
     (tmp_path / "irs" / "cab.wav").write_bytes(SHIPPED_IR.read_bytes())
     gate = {p.key: p.high for p in GATE_PARAMETERS}
     eq = {p.key: p.low for p in EQ_PARAMETERS}
-    text = (f"  order: [eq, model, gate, cabinet]\n  gate: {gate}\n  eq: {eq}\n"
+    text = (f"  order: [gate, model, eq, cabinet]\n  gate: {gate}\n  eq: {eq}\n"
             f"  cabinet: {{ir: irs/cab.wav, mix: 0.25, level_db: -3, normalize: false}}\n")
     config = load_config(write_config(tmp_path, text))
     chain = config.chain
-    assert chain.order == ("eq", "model", "gate", "cabinet")
+    assert chain.order == STAGES
     assert dataclasses.asdict(chain.gate) == {k: float(v) for k, v in gate.items()}
     assert dataclasses.asdict(chain.eq) == {k: float(v) for k, v in eq.items()}
     assert (chain.cabinet.ir, chain.cabinet.mix, chain.cabinet.level_db, chain.cabinet.normalize) == \
@@ -336,6 +336,11 @@ BAD_CHAINS = [
     ("order-twice", "  order: [model, eq, eq]\n  eq: {}\n", r"chain\.order lists eq twice"),
     ("order-no-model", "  order: [eq]\n  eq: {}\n", r"chain\.order leaves out model"),
     ("order-misses-a-stage", "  order: [model]\n  eq: {}\n", r"chain\.order leaves out eq, which is on"),
+    ("order-not-the-default", "  order: [eq, model, gate]\n  eq: {}\n  gate: {}\n",
+     r"chain\.order runs eq → model → gate; a config's stages run in the order gate → model → eq → cabinet "
+     r"\(engine-live's\), so give them in that order or leave order out$"),
+    ("order-cabinet-before-eq", "  order: [model, cabinet, eq]\n  eq: {}\n  cabinet: " + str(SHIPPED_IR) + "\n",
+     r"chain\.order runs model → cabinet → eq; a config's stages run in the order"),
     ("order-not-a-list", "  order: gate model\n", r"chain\.order must be a list of stages like \[gate, model, eq, cabinet\]"),
 ]
 
