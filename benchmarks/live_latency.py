@@ -5,14 +5,15 @@ live session whose block size is that period (one engine callback per JACK cycle
 ``engine-live --virtual`` runs), bypassed so the chain passes its input through unchanged. A
 player client in a child process plays impulses into the engine's input port and records its
 output port in the same JACK cycles; the frames from an impulse played to the same impulse
-recorded are the round trip player → PortAudio → engine → PortAudio → player: what the engine
-adds on a real interface on top of the interface's own converters and buffers.
+recorded are the round trip player → engine (its native JACK client, engine.live.jack_native) →
+player: what the engine adds on a real interface on top of the interface's own converters and
+buffers.
 
 The same figure is then measured through the model, as ``engine-live --virtual`` reports it
 in its summary: the lag at which the recording equals the chain run offline (playthrough.align).
 
 Usage: python benchmarks/live_latency.py [--periods 64 128 256 1024] [--rate 48000] [--json PATH]
-Needs jackd (Debian: jackd2), libportaudio2 and JACK-Client.
+Needs jackd (Debian: jackd2) and JACK-Client.
 """
 
 import argparse

@@ -22,9 +22,8 @@ import yaml
 
 from .audiofile import path_problem
 from .chain_settings import ChainSettings, parse_chain
-from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS
 from .errors import QUOTE_CHARS, ArgumentError, ConfigError, quote, refuse_unknown  # noqa: F401  (QUOTE_CHARS: documented here)
-from .methods import OVERSAMPLE_FACTORS, check_oversample
+from .methods import CHOICES, DEFAULT_INTERPOLATION, OVERSAMPLE_FACTORS, check_oversample
 
 BLOCK_SIZE_RANGE = (16, 8192)
 GAIN_DB_RANGE = (-60.0, 40.0)
@@ -143,8 +142,8 @@ def _channels(value, key, source):
 
 
 def _interpolation(value, key, source):
-    if value not in INTERPOLATIONS:
-        _fail(source, key, f"must be one of {', '.join(INTERPOLATIONS)}, got {quote(value)}")
+    if not isinstance(value, str) or value not in CHOICES:
+        _fail(source, key, f"must be one of {', '.join(CHOICES)}, got {quote(value)}")
     return value
 
 

@@ -20,14 +20,21 @@ INTERPOLATIONS = STATE_READS + (RESAMPLE,)
 DEFAULT_INTERPOLATION = "linear"
 #: ``oversample``: the model runs at this multiple of the stream's rate, inside the resampler pair.
 OVERSAMPLE_FACTORS = (1, 2, 4)
+#: Not a read of its own: at prepare the engine scores every stable candidate on a short probe
+#: and runs the best (engine/auto.py).
+AUTO = "auto"
+#: What a Processor, the config's ``interpolation`` key and the commands accept: a read, or auto.
+CHOICES = INTERPOLATIONS + (AUTO,)
 
 
-def check_interpolation(name):
+def check_interpolation(name, allow_auto=False):
     """Return ``name`` if it is a known interpolation method.
 
     Parameters
     ----------
     name : str
+    allow_auto : bool
+        Also accept "auto" (what a user may ask for, as opposed to a read the kernels run).
 
     Returns
     -------
@@ -39,8 +46,9 @@ def check_interpolation(name):
     ArgumentError
         If it is not, naming the methods that exist.
     """
-    if name not in INTERPOLATIONS:
-        raise ArgumentError(f"unknown interpolation {name!r}; choose one of {', '.join(INTERPOLATIONS)}")
+    known = CHOICES if allow_auto else INTERPOLATIONS
+    if not isinstance(name, str) or name not in known:
+        raise ArgumentError(f"unknown interpolation {name!r}; choose one of {', '.join(known)}")
     return name
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from . import kernels
 from .delay import DEFAULT_INTERPOLATION, INTERPOLATIONS, check_interpolation, history_slots, read_filter
 from .errors import ArgumentError, AudioInputError, SampleRateError, StabilityWarning, quote
-from .methods import RESAMPLE, check_oversample
+from .methods import AUTO, RESAMPLE, check_oversample
 from .channel_threads import THREADED_FRAMES, ChannelThreads
 from .controls import check_controls, knob_values  # noqa: F401  (part of this module's interface)
 from .model import Model
@@ -65,6 +65,12 @@ class Processor:
         and ``stability`` holds the decision (an engine.stability.Choice: every verdict with its
         spectral radius and limit; None with ``check_stability=False``). Where every correcting
         read is predicted unstable (below the training rate), "resample" runs.
+        "auto": at prepare, every candidate the stability rule allows is scored on a short
+        built-in probe and the best runs (engine.auto; ~0.12 s for an LSTM-40 at 48 kHz, then
+        cached on disk per model content, rate and knob values). ``interpolation`` names the
+        read that runs, ``requested_interpolation`` stays "auto", ``auto`` holds the decision
+        (an engine.auto.AutoChoice) and ``auto_scores`` every candidate's probe SNR. The
+        stability rule applies to auto whatever ``check_stability`` says.
     check_stability : bool
         False runs the requested method even where it is predicted unstable. For evaluating the
         check itself (benchmarks/below_rate.py); never for audio anyone listens to.
@@ -118,7 +124,8 @@ class Processor:
         if not isinstance(model, Model):
             raise ArgumentError(f"model must be an engine.Model (from engine.load_model), got {type(model).__name__}")
         self.model = model
-        self.requested_interpolation = self.interpolation = check_interpolation(interpolation)
+        self.requested_interpolation = self.interpolation = check_interpolation(interpolation, allow_auto=True)
+        self.auto = None
         self.oversample = check_oversample(oversample)
         self._resampler = None
         self.check_stability = bool(check_stability)
@@ -270,6 +277,8 @@ class Processor:
         with (``_ctrl_to``).
         """
         self.stability = None
+        if self.requested_interpolation == AUTO:
+            return self._auto_interpolation(keep=False)
         if not self.check_stability:
             return self.requested_interpolation
         from .stability import choose
@@ -296,6 +305,31 @@ class Processor:
         except SampleRateError:
             return False
         return True
+
+    def _auto_interpolation(self, keep):
+        """The read interpolation="auto" runs (engine.auto.choose_auto), with its stability decision.
+
+        ``keep`` (a knob change): the read chosen at prepare stays while the stability rule
+        still allows it at the new values (probing afresh on every knob move would cost a probe
+        each, ~0.1 s); only when it does not is the choice made again at the new values.
+        """
+        from .auto import choose_auto
+        from .stability import choose
+
+        controls = self._ctrl_to if self.model.num_controls else None
+        if keep and self.auto is not None:
+            self.stability = choose(self.model, self.interpolation, self.ratio, controls)
+            if not self.stability.replaced:
+                return self.interpolation
+        self.auto = choose_auto(self.model, self.sample_rate, controls)
+        self.stability = choose(self.model, self.auto.method, self.ratio, controls, self.auto.linearisation)
+        return self.stability.method
+
+    @property
+    def auto_scores(self):
+        """With interpolation="auto", {candidate: probe SNR in dB, or None where the stability rule
+        forbids it} (engine.auto.AutoChoice.scores); else None."""
+        return None if self.auto is None else self.auto.scores
 
     @exclusive
     def reset(self):
@@ -360,7 +394,8 @@ class Processor:
         self._update_fast_path()
         # Knobs move the verdict only where the linearised check decided it.
         if changed and self.stability is not None and self.stability.checked:
-            chosen = self._stable_interpolation(stacklevel=4)
+            chosen = (self._auto_interpolation(keep=True) if self.requested_interpolation == AUTO
+                      else self._stable_interpolation(stacklevel=4))
             if chosen != self.interpolation:
                 self.interpolation = chosen
                 self._configure()  # resets: the new values apply at once
@@ -615,7 +650,8 @@ class Processor:
         if self.latency:
             extra += f", latency {self.latency} samples"
         return (f"Processor({self.model.name}: {self.model.sample_rate:g} Hz model at {self.sample_rate:g} Hz, "
-                f"R = {self.ratio:.6g}, {self.interpolation}{extra}, {self.channels} channel(s))")
+                f"R = {self.ratio:.6g}, {self.interpolation}{' (auto)' if self.auto is not None else ''}{extra}, "
+                f"{self.channels} channel(s))")
 
 
 _FLOAT32 = np.dtype(np.float32)

@@ -71,7 +71,7 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
     input_path, output_path : str or os.PathLike
         Any file soundfile reads; the output takes the input's format and subtype.
     interpolation : str
-        The state-read method (see engine.INTERPOLATIONS).
+        The state-read method (see engine.INTERPOLATIONS), or "auto" (see engine.auto).
     controls : sequence of float, optional
         Control values for a conditioned model (default 0.5 for each control).
     force : bool

@@ -1,6 +1,6 @@
 """Helpers for tests and benchmarks: models with random weights, and a guitar-like test signal.
 
-Not used by the engine itself. ``random_model`` builds the shapes no fixture file has
+Not used by the engine's audio path; engine.auto builds its probe from ``guitar_like_signal``. ``random_model`` builds the shapes no fixture file has
 (controls, gains, Keras GRUs, any size); its weights are deterministic for a given seed.
 """
 
@@ -62,8 +62,13 @@ def random_model(cell="lstm", hidden=16, layers=1, controls=0, skip=False, sampl
                                 input_gain_db=input_gain_db, output_gain_db=output_gain_db))
 
 
-def guitar_like_signal(n, sample_rate=44100.0, seed=0):
+def guitar_like_signal(n, sample_rate=44100.0, seed=0, noise=0.01, noise_band_hz=None, peak=0.5):
     """A deterministic plucked-string-like test signal: decaying harmonics with a little noise.
+
+    Four notes (110, 196, 146.8, 329.6 Hz, one every 0.25 s), seven harmonics each at 1/h,
+    decaying faster the higher they are; then noise; then scaled to ``peak``. The defaults are
+    the signal the tests have always used; engine.auto's probe asks for more noise, band-limited
+    the way a guitar pickup's output is.
 
     Parameters
     ----------
@@ -73,11 +78,19 @@ def guitar_like_signal(n, sample_rate=44100.0, seed=0):
         Hz.
     seed : int
         The noise's seed.
+    noise : float
+        The noise's standard deviation before the scaling to ``peak`` (the harmonics alone peak
+        near 1.08).
+    noise_band_hz : float, optional
+        Band-limit the noise (by FFT) to |H(f)|² = 1/(1 + (f/f_c)^24): flat below f_c, −72 dB per
+        octave above it. None: white noise.
+    peak : float
+        The result's peak.
 
     Returns
     -------
     numpy.ndarray
-        float32 (n,), peak 0.5.
+        float32 (n,), peak ``peak``.
     """
     rng = np.random.default_rng(seed)
     t = np.arange(n) / sample_rate
@@ -87,8 +100,13 @@ def guitar_like_signal(n, sample_rate=44100.0, seed=0):
         tau = t[active] - start
         for harmonic in range(1, 8):
             y[active] += 0.5 / harmonic * np.exp(-tau * (3.0 + harmonic)) * np.sin(2 * np.pi * f0 * harmonic * tau)
-    y += 0.01 * rng.standard_normal(n)
-    return (0.5 * y / np.max(np.abs(y))).astype(np.float32)
+    white = rng.standard_normal(n)
+    if noise_band_hz is not None:
+        spectrum = np.fft.rfft(white) / np.sqrt(1.0 + (np.fft.rfftfreq(n, 1.0 / sample_rate) / noise_band_hz) ** 24)
+        white = np.fft.irfft(spectrum, n)
+        white /= max(float(np.std(white)), 1e-30)
+    y += noise * white
+    return (peak * y / np.max(np.abs(y))).astype(np.float32)
 
 
 def exploding_model():

@@ -25,7 +25,7 @@ def write(tmp_path, text, name="live.yaml"):
 def test_shipped_config_is_valid_and_documented():
     config = load_config(REPO / "configs/guitar.yaml")
     assert config.models[0].path.endswith("overdrive_lstm20.json")
-    assert config.block_size == 128 and config.interpolation == "linear" and config.limiter
+    assert config.block_size == 128 and config.interpolation == "auto" and config.limiter
     documented = (REPO / "configs/README.md").read_text()
     keys = re.findall(r"^(\w+):", (REPO / "configs/guitar.yaml").read_text(), re.MULTILINE)
     assert len(keys) >= 15
@@ -63,7 +63,7 @@ BAD_CONFIGS = [
     ("sample-rate-text", "model: {model}\nsample_rate: fast\n", r"sample_rate must be a number of Hz from 8000 to 768000, got 'fast'$"),
     ("gain-out-of-range", "model: {model}\ninput_gain_db: 90\n", r"input_gain_db must be from -60 to 40 dB, got 90$"),
     ("gain-boolean", "model: {model}\noutput_gain_db: yes\n", r"output_gain_db must be a number of dB from -60 to 40, got True$"),
-    ("interpolation-unknown", "model: {model}\ninterpolation: sinc\n", r"interpolation must be one of linear, naive, cubic, lagrange5, allpass, resample, got 'sinc'$"),
+    ("interpolation-unknown", "model: {model}\ninterpolation: sinc\n", r"interpolation must be one of linear, naive, cubic, lagrange5, allpass, resample, auto, got 'sinc'$"),
     ("limiter-not-boolean", "model: {model}\nlimiter: 1\n", r"limiter must be true or false, got 1$"),
     ("input-channel-zero", "model: {model}\ninput_channel: 0\n", r"input_channel must be a channel number \(1 = the first\) from 1 to 64, got 0$"),
     ("output-channel-repeated", "model: {model}\noutput_channels: [1, 1]\n", r"output_channels lists a channel twice: \[1, 1\]$"),
@@ -179,18 +179,18 @@ def test_documented_model_count_is_the_one_accepted():
 
 
 def test_documented_interpolation_methods_are_exactly_the_engines():
-    from engine.delay import DEFAULT_INTERPOLATION, INTERPOLATIONS
+    from engine.methods import CHOICES, DEFAULT_INTERPOLATION
 
     row = documented_keys()["interpolation"]
     methods = re.findall(r"`(\w+)`", row["allowed"])
-    assert sorted(methods) == sorted(INTERPOLATIONS)
+    assert sorted(methods) == sorted(CHOICES)
     assert row["default"] == f"`{DEFAULT_INTERPOLATION}`"
     for method in methods:
         assert parse_config({"model": str(MODEL), "interpolation": method}).interpolation == method
     assert not accepted({"model": str(MODEL), "interpolation": "sinc"})
     # the shipped config's comment lists the same methods
     comment = re.search(r"^interpolation:.*#(.*)$", (REPO / "configs/guitar.yaml").read_text(), re.MULTILINE).group(1)
-    assert all(re.search(rf"\b{method}\b", comment) for method in INTERPOLATIONS), comment
+    assert all(re.search(rf"\b{method}\b", comment) for method in CHOICES), comment
 
 
 def test_documented_ratio_range_is_the_engines():

@@ -571,8 +571,8 @@ def test_refused_prepare_leaves_the_processor_as_it_was(tmp_path):
 @pytest.mark.parametrize(
     "kwargs,pattern",
     [
-        ({"interpolation": "sinc"}, r"unknown interpolation 'sinc'; choose one of linear, naive, cubic, lagrange5, allpass, resample$"),
-        ({"interpolation": None}, r"unknown interpolation None; choose one of linear, naive, cubic, lagrange5, allpass, resample$"),
+        ({"interpolation": "sinc"}, r"unknown interpolation 'sinc'; choose one of linear, naive, cubic, lagrange5, allpass, resample, auto$"),
+        ({"interpolation": None}, r"unknown interpolation None; choose one of linear, naive, cubic, lagrange5, allpass, resample, auto$"),
         ({"max_block_size": 0}, r"max_block_size must be a whole number ≥ 1, got 0$"),
         ({"max_block_size": 64.0}, r"max_block_size must be a whole number ≥ 1, got 64\.0$"),
         ({"channels": 0}, r"channels must be a whole number ≥ 1, got 0$"),

@@ -22,6 +22,7 @@ import time
 import numba
 import numpy as np
 import pytest
+import soundfile
 
 import engine
 from conftest import REPO, guitar_like_signal
@@ -566,3 +567,115 @@ def test_a_session_outlived_by_a_portaudio_shutdown_never_calls_portaudio_with_i
     finally:
         assert survivor.close()
     assert spy.calls == [] and survivor.stream is None
+
+
+# ---- the stages around the models: gate, EQ, cabinet ---------------------------------------------------
+
+def _stages():
+    from engine.dsp.cabinet import Cabinet
+    from engine.dsp.eq import Equalizer
+    from engine.dsp.gate import NoiseGate
+    from engine.dsp.settings import validate_eq, validate_gate
+
+    gate = NoiseGate(validate_gate({"threshold_db": -50.0}))
+    eq = Equalizer(validate_eq({"bass_db": 3.0, "treble_db": -4.0, "presence_db": 2.0}))
+    cabinet = Cabinet(soundfile.read(REPO / "models/cabinet_4x12.wav", dtype="float32")[0], RATE,
+                      ir_sample_rate=48000, mix=0.8, level_db=-2.0)
+    for stage in (gate, eq):
+        stage.prepare(RATE)
+    return gate, eq, cabinet
+
+
+def _offline_chain(model, x, changes=()):
+    """gate → model → EQ → cabinet with the stage classes, in blocks; ``changes``: (frame, callable(gate, eq, cab))."""
+    gate, eq, cabinet = _stages()
+    processor = Processor(model, RATE)
+    out = np.zeros_like(x)
+    edges = sorted({0, len(x), *[frame for frame, _ in changes]})
+    for start, stop in zip(edges[:-1], edges[1:]):
+        for frame, change in changes:
+            if frame == start:
+                change(gate, eq, cabinet)
+        y = processor.process(gate.process(x[start:stop]))
+        out[start:stop] = cabinet.process(eq.process(y))
+    return out
+
+
+def test_the_live_chain_runs_gate_model_eq_cabinet_as_the_stages_do_offline():
+    """The compiled callback's gate → model → EQ → cabinet equals the stage classes applied in turn."""
+    model = load_model(LSTM8)
+    gate, eq, cabinet = _stages()
+    chain = chain_with([model])
+    chain = LiveChain(chain.config, [model], RATE, 1, 2, stages={"gate": gate, "eq": eq, "cabinet": cabinet})
+    x = guitar_like_signal(RATE, RATE, seed=6)
+    x[: RATE // 4] *= 0.001  # a quiet start the gate closes on
+    live = chain.render(x)[:, 0]
+    expected = _offline_chain(model, x)
+    assert np.std(expected) > 0.01
+    np.testing.assert_allclose(live, expected, rtol=0, atol=2e-6)
+    assert not np.allclose(live, Processor(model, RATE).process(x), atol=1e-3)  # the stages do act
+
+
+def test_stage_changes_posted_live_take_effect_at_the_next_block_as_offline():
+    model = load_model(LSTM8)
+    gate, eq, cabinet = _stages()
+    chain = LiveChain(chain_with([model]).config, [model], RATE, 1, 2,
+                      stages={"gate": gate, "eq": eq, "cabinet": cabinet})
+    x = guitar_like_signal(RATE, RATE, seed=7)
+    at = 100 * BLOCK
+    live = chain.render(x, requests=[(at, lambda c: c.set_stages(gate_threshold_db=-30.0, eq_bass_db=-6.0,
+                                                                  eq_presence_db=5.0, cabinet_mix=0.3,
+                                                                  cabinet_level_db=3.0))])[:, 0]
+
+    def change(g, e, c):
+        g.set_threshold_db(-30.0)
+        e.set(bass_db=-6.0, presence_db=5.0)
+        c.set_mix(0.3)
+        c.set_level(3.0)
+
+    expected = _offline_chain(model, x, [(at, change)])
+    unchanged = _offline_chain(model, x)
+    np.testing.assert_allclose(live, expected, rtol=0, atol=2e-6)
+    assert np.array_equal(live[:at], unchanged[:at]) or np.allclose(live[:at], unchanged[:at], atol=2e-6)
+    assert np.abs(live[at:] - unchanged[at:]).max() > 0.01  # the change is audible after the boundary
+    assert chain.stage_values()["cabinet_mix"] == pytest.approx(0.3)
+    with pytest.raises(ControlError, match=r"cabinet_mix must lie from 0"):
+        chain.set_stages(cabinet_mix=1.5)
+    with pytest.raises(ControlError, match=r"unknown stage value 'eq_base_db'"):
+        chain.set_stages(eq_base_db=1.0)
+    bare = chain_with([model])
+    with pytest.raises(ControlError, match=r"gate_threshold_db: the chain has no gate stage"):
+        bare.set_stages(gate_threshold_db=-40.0)
+
+
+def test_keys_select_a_control_and_move_it_through_the_request_path_within_its_range():
+    """engine-live's [ ] - = keys (engine.live.knobs) on a session's chain: gains, knobs, stages, clamped."""
+    from engine.live.knobs import LiveControls
+
+    knobbed = load_model(KNOBBED)
+    gate, eq, cabinet = _stages()
+    config = chain_with([knobbed]).config
+    session = engine.LiveSession(config.with_models(KNOBBED))
+    session.chain = LiveChain(session.config, session.models, RATE, 1, 2,
+                              stages={"gate": gate, "eq": eq, "cabinet": cabinet})
+    knobs = LiveControls(session)
+    labels = [c.label for c in knobs.controls()]
+    assert labels == ["input gain", "output gain", "knob 1", "gate threshold", "bass", "mid", "treble", "presence",
+                      "cabinet mix", "cabinet level"]
+    assert knobs.handle("=") and session.chain.input_gain_db == pytest.approx(1.0)
+    assert knobs.handle("]") and knobs.handle("]") and knobs.selected.label == "knob 1"
+    before = knobs.selected.get()
+    assert knobs.handle("=") and knobs.selected.get() == pytest.approx(before + 0.05, abs=1e-6)
+    for _ in range(6):  # to the cabinet mix
+        knobs.handle("]")
+    assert knobs.selected.label == "cabinet mix"
+    for _ in range(30):  # 0.8 + 30 steps of 0.05: stops at 1
+        knobs.handle("=")
+    assert session.chain.stage_values()["cabinet_mix"] == 1.0 and knobs.line() == "[cabinet mix] 1.00"
+    knobs.handle("[")
+    knobs.handle("[")
+    knobs.handle("-")
+    assert session.chain.stage_values()["eq_treble_db"] == pytest.approx(-5.0) and "treble" in knobs.line()
+    assert not knobs.handle("x")
+    # What the keys posted is what the callback applies: the request's stage values.
+    assert session.chain.shared.values[shared.V_CABINET_MIX] == 1.0

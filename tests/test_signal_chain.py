@@ -473,6 +473,18 @@ def source(tmp_path_factory):
     return path
 
 
+def assert_same_render(written, expected):
+    """engine-process's file against the Chain API's output: equal within 1e-6.
+
+    Not bit for bit: a kernel compiled cold (an empty numba cache) and the same kernel loaded
+    from the cache give cabinet outputs up to 6e-8 apart (engine/dsp/convolver; seen with the
+    Cabinet class alone), and the command and this test may be either. With a warm cache they
+    are equal bit for bit.
+    """
+    np.testing.assert_allclose(written, expected, rtol=0, atol=1e-6)
+    assert written.shape == expected.shape
+
+
 def per_channel(chain_factory, audio):
     return np.stack([chain_factory().process(np.ascontiguousarray(audio[:, c])) for c in range(audio.shape[1])],
                     axis=1)
@@ -488,7 +500,7 @@ def test_engine_process_with_config_renders_the_configs_chain(tmp_path, source):
     config = load_config(config_path)
     expected = per_channel(lambda: Chain.from_config(config, sample_rate=rate), audio)
     written, _ = soundfile.read(str(out), dtype="float32")
-    np.testing.assert_array_equal(written, expected)
+    assert_same_render(written, expected)
     again = run_process(source, out, "--config", config_path)  # the output is never replaced without --force
     assert again.returncode == 1 and again.stderr.strip().endswith("already exists; pass --force to replace it")
 
@@ -502,7 +514,7 @@ def test_engine_process_stage_flags_give_what_the_chain_api_gives(tmp_path, sour
     expected = per_channel(lambda: Chain(model, rate, gate={"threshold_db": -50},
                                          eq={"bass_db": 3, "mid_db": -2, "treble_db": 1.5}, cabinet=SHIPPED_IR), audio)
     written, _ = soundfile.read(str(out), dtype="float32")
-    np.testing.assert_array_equal(written, expected)
+    assert_same_render(written, expected)
 
 
 def test_flags_change_the_configs_stages_and_model_overrides_its_model(tmp_path, source):
@@ -516,7 +528,7 @@ def test_flags_change_the_configs_stages_and_model_overrides_its_model(tmp_path,
     model = load_model(other)
     expected = per_channel(lambda: Chain(model, rate, gate={"hold_ms": 5, "threshold_db": -55},
                                          eq={"mid_hz": 800, "mid_q": 2, "mid_db": 6, "presence_db": -3}), audio)
-    np.testing.assert_array_equal(soundfile.read(str(out), dtype="float32")[0], expected)
+    assert_same_render(soundfile.read(str(out), dtype="float32")[0], expected)
 
 
 @pytest.mark.parametrize("args, expected", [
@@ -568,7 +580,7 @@ def test_engine_process_compensates_the_chains_latency_as_the_models(tmp_path):
     latency = chain.latency
     assert latency > 0
     expected = chain.process(np.concatenate([x, np.zeros(latency, np.float32)]))[latency:]
-    np.testing.assert_array_equal(soundfile.read(str(out), dtype="float32")[0], expected)
+    assert_same_render(soundfile.read(str(out), dtype="float32")[0], expected)
 
 
 def test_engine_bench_times_every_stage(tmp_path):

@@ -476,6 +476,19 @@ def crunch_amp(x, sample_rate, drive_db=20.0, treble=0.5, middle=0.5, bass=0.5):
     return _out(_tone_stack(_asymmetric_clipper(x, rate, drive_db, 20.0), rate, treble, middle, bass, 0.0))
 
 
+def high_gain_amp(x, sample_rate, drive_db=32.0, treble=0.5, middle=0.5, bass=0.5):
+    """A high-gain amp-like chain: :func:`hard_clipper` with 32 dB of drive (every note clips, even
+    its decay), into the Bassman :func:`tone_stack` (knobs at noon, +6 dB make-up).
+
+    Real high-gain captures are the most rate-sensitive models there are (dense harmonics
+    through sharp filtering): the LSTM trained on this into the cabinet is the project's stand-in
+    for them.
+    """
+    x, rate = _signal(x), _rate(sample_rate)
+    clipped = hard_clipper(x, rate, drive_db=drive_db)
+    return _out(_tone_stack(np.asarray(clipped, np.float64), rate, treble, middle, bass, 6.0))
+
+
 # -- the speaker cabinet -----------------------------------------------------------------------
 
 #: A closed-back 4×12" cabinet's response, in the broad strokes every such speaker shares: the
@@ -559,13 +572,14 @@ CIRCUITS = {
     "hard_clipper": hard_clipper,
     "tone_stack": tone_stack,
     "crunch_amp": crunch_amp,
+    "high_gain_amp": high_gain_amp,
     "cabinet": cabinet,
 }
 CIRCUITS.update({
     f"{name}_cab": _into_cabinet(f"{name}_cab", CIRCUITS[name], **settings)
     for name, settings in (("diode_clipper", dict(drive_db=20.0)), ("asymmetric_clipper", {}),
                            ("transistor_fuzz", {}), ("hard_clipper", {}), ("tone_stack", dict(makeup_db=12.0)),
-                           ("crunch_amp", {}))
+                           ("crunch_amp", {}), ("high_gain_amp", {}))
 })
 
 

@@ -4,7 +4,7 @@ import argparse
 import os
 
 from ..errors import AudioFileError
-from ..methods import INTERPOLATIONS, OVERSAMPLE_FACTORS
+from ..methods import AUTO, CHOICES, OVERSAMPLE_FACTORS
 from .common import ProgressBar, check_output, entry_point, make_folders, rate_argument, write_output
 
 DEMO_CLIP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "models",
@@ -16,7 +16,7 @@ def eval_main(argv=None):
     """engine-eval: the quality report of the published protocol (SRC.md)."""
     from ..audiofile import MAX_CLIP_SECONDS
 
-    methods_available = INTERPOLATIONS
+    methods_available = CHOICES
 
     parser = argparse.ArgumentParser(
         prog="engine-eval",
@@ -30,7 +30,7 @@ def eval_main(argv=None):
     parser.add_argument("--rates", type=rate_argument, nargs="+", metavar="HZ", default=[48000, 88200, 96000],
                         help="run rates (default: 48000 88200 96000)")
     parser.add_argument("--methods", nargs="+", choices=methods_available, default=list(methods_available),
-                        help="methods to score (default: all)")
+                        help="methods to score (default: all; auto's column is the read it chose, named after the score)")
     parser.add_argument("--oversample", type=int, nargs="+", choices=OVERSAMPLE_FACTORS, default=[1], metavar="K",
                         help="oversampling factors to score each method with (1, 2, 4; default: 1)")
     parser.add_argument("--aliasing", action="store_true",
@@ -92,7 +92,7 @@ def eval_main(argv=None):
     print(f"{model.name} ({model.format}, trained at {model.sample_rate:g} Hz), {len(x) / model.sample_rate:.1f} s "
           f"of {os.path.basename(source)}: SNR in dB against the model at its own rate (higher is better)")
     print(format_table(scores))
-    if any(s.ran != s.method for s in scores):
+    if any(s.ran != s.method and s.method != AUTO for s in scores):
         print("(xxx): the method was predicted unstable there; the engine ran the one named instead")
     if any(s.latency for s in scores):
         print("latency: compensated before scoring (the output is shifted back by it)")
@@ -106,6 +106,8 @@ def eval_main(argv=None):
         print(f"\naliasing-to-signal ratio in dB (lower is better): mean over sines at {frequencies} Hz, "
               f"peak {ASR_AMPLITUDE:g}; rows: rate and oversampling factor")
         print(format_aliasing_table(asr))
+    if any(s.method == AUTO for s in scores):
+        print(f"{AUTO} (xxx): the method auto chose on its probe (engine-info MODEL --rate HZ lists the probe's scores)")
     if args.csv:
         write_output(lambda: write_csv(args.csv, scores), args.csv, "--csv")
         print(f"wrote {args.csv}")

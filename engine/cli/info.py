@@ -92,10 +92,35 @@ def info_main(argv=None):
         if linearisation is not None and not linearisation.converged:
             lines.append(("  note", "silence does not settle to a fixed point: the check is approximate"))
         lines.append(("  latency", _latency_line(model, rate, factor)))
+        lines += _auto_lines(model, rate, controls)
     width = max(len(key) for key, _ in lines)
     for key, value in lines:
         print(f"{key:<{width}}  {value}")
     return 0
+
+
+def _auto_lines(model, rate, controls):
+    """What interpolation="auto" runs at ``rate``: the choice, then every candidate's probe score."""
+    from ..auto import PROBE_SECONDS, choose_auto
+
+    choice = choose_auto(model, rate, controls)
+    scored = [c for c in choice.candidates if c.stable and c.snr_db == c.snr_db]  # NaN: not scored
+    if not scored:
+        return [("  auto", f"runs {choice.method}: every stable method is the same read here, nothing to compare")]
+    source = "from the cache" if choice.cached else "probed now"
+    lines = [("  auto", f"runs {choice.method}: the best SNR on a {PROBE_SECONDS:g} s guitar-like probe (the "
+                        f"published protocol), {source}; the probe took {choice.probe_seconds:.2f} s")]
+    for c in choice.candidates:
+        if not c.stable:
+            text = "not scored: predicted unstable (above)"
+        else:
+            text = "exact" if c.snr_db == float("inf") else f"{c.snr_db:.1f} dB"
+            if c.same_as:
+                text += f" (the same read as {c.same_as})"
+            if c.method == choice.method:
+                text += "  <- runs"
+        lines.append((f"    {c.method}", text))
+    return lines
 
 
 def _layer_line(layer):

@@ -27,7 +27,8 @@ def live_main(argv=None):
     parser = argparse.ArgumentParser(
         prog="engine-live",
         description="Run a trained LSTM/GRU model live on an audio interface at whatever rate the interface runs, "
-                    "correcting the model to that rate. Keys while running: b bypass, 1-9 switch model, q quit. "
+                    "correcting the model to that rate. Keys while running: b bypass, 1-9 switch model, [ and ] select a control "
+                    "(gains, knobs, gate, EQ, cabinet), - and = move it, q quit. "
                     "Exit status: 0 normal stop, 1 error (including the device or audio server going away), "
                     "130 Ctrl-C, 143 SIGTERM.",
     )

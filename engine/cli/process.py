@@ -5,7 +5,7 @@ import os
 import sys
 import time
 
-from ..methods import DEFAULT_INTERPOLATION, INTERPOLATIONS, OVERSAMPLE_FACTORS
+from ..methods import AUTO, CHOICES, DEFAULT_INTERPOLATION, OVERSAMPLE_FACTORS
 from .common import ProgressBar, entry_point, rate_argument
 
 
@@ -100,8 +100,9 @@ def process_main(argv=None):
                              "first model, its model_rate, controls and interpolation (the flags here override them)")
     parser.add_argument("--model-rate", type=rate_argument, metavar="HZ",
                         help="the rate the model was trained at (default: from the file or its format)")
-    parser.add_argument("--interpolation", choices=INTERPOLATIONS,
-                        help=f"how the delayed state is read (default: the config's, else {DEFAULT_INTERPOLATION})")
+    parser.add_argument("--interpolation", choices=CHOICES,
+                        help=f"how the delayed state is read (default: the config's, else {DEFAULT_INTERPOLATION}; "
+                             f"auto: the best of the others on a short probe, see engine-info MODEL --rate HZ)")
     parser.add_argument("--oversample", type=int, choices=OVERSAMPLE_FACTORS, metavar="K",
                         help="run the model at K times the file's rate (1, 2, 4; default: the config's, else 1) "
                              "inside a resampler, against aliasing; its latency is compensated")
@@ -158,7 +159,9 @@ def process_main(argv=None):
     if not args.quiet:
         seconds = report.frames / report.sample_rate
         method = report.interpolation
-        if report.interpolation != report.requested_interpolation:
+        if report.requested_interpolation == AUTO:
+            method += " (chosen by auto)"
+        elif report.interpolation != report.requested_interpolation:
             method += f" (the stability check replaced the requested {report.requested_interpolation})"
         if report.oversample > 1:
             method += f", oversampled ×{report.oversample}"

@@ -42,6 +42,12 @@ from numba.np.arrayobj import np_cfarray
 from ..kernels import INLINE, JIT, ONE, P_CONTROLS, ZERO
 from ..kernels.layout import H_CONTROLS, H_RAMP_DONE, H_RAMP_LENGTH
 from . import mixer
+from ..dsp import eq, gate
+from ..dsp.cabinet import set_mix_level
+from .shared import (H_CAB_COEFFS, H_CAB_COEFFS_SIZE, H_CAB_LAYOUT, H_CAB_LAYOUT_SIZE, H_CAB_PARAMS,
+                     H_CAB_PARAMS_SIZE, H_CAB_STATE, H_CAB_STATE_SIZE, H_EQ_PARAMS, H_EQ_STATE, H_GATE_PARAMS,
+                     H_GATE_STATE, H_STAGES, H_WET, H_XG, R_STAGES, S_STAGES, STAGE_CABINET, STAGE_EQ, STAGE_GATE,
+                     V_CABINET_LEVEL, V_CABINET_MIX, V_EQ_GAINS, V_GATE_THRESHOLD)
 from .shared import (C_CALLBACKS, C_BUSY, C_FLAGGED, C_FRAMES, C_GAPS, C_INPUT_OVERFLOW,
                      C_INPUT_UNDERFLOW, C_MAX_BUSY, C_MAX_GAP, C_OUTPUT_OVERFLOW, C_OUTPUT_UNDERFLOW, C_PRIMING,
                      C_REQUESTS, C_TORN, C_XRUN_BLOCKS, COUNTERS_SIZE, CYCLE_IDLE_FRACTION, EVENT_COLUMNS,
@@ -217,6 +223,27 @@ def accept_request(h, state, counters, frame):
 
 
 @njit(**INLINE)
+def apply_stage_values(h, values):
+    """New gate threshold, EQ gains, cabinet mix and level, from this block on.
+
+    Each stage glides by itself (engine.dsp: the gate's gain, the EQ's coefficients over its
+    ramp_ms, the cabinet's dry/wet over 5 ms); values were checked against each stage's range
+    by the Python side (LiveChain.set_stages) before they were posted.
+    """
+    stages = h[H_STAGES]
+    if stages & STAGE_GATE:
+        view(h[H_GATE_PARAMS], gate.GATE_PARAMS_SIZE, np.float64)[gate.GP_THRESHOLD_DB] = values[V_GATE_THRESHOLD]
+    if stages & STAGE_EQ:
+        eq_params = view(h[H_EQ_PARAMS], eq.EQ_PARAMS_SIZE, np.float64)
+        for b in range(eq.NUM_BANDS):
+            eq_params[eq.EP_BANDS + eq.BAND_PARAMS * b + eq.EB_GAIN_DB] = values[V_EQ_GAINS + b]
+    if stages & STAGE_CABINET:
+        set_mix_level(view(h[H_CAB_LAYOUT], h[H_CAB_LAYOUT_SIZE], np.int64),
+                      view(h[H_CAB_PARAMS], h[H_CAB_PARAMS_SIZE], np.float32),
+                      np.float64(values[V_CABINET_MIX]), np.float64(values[V_CABINET_LEVEL]))
+
+
+@njit(**INLINE)
 def apply_request(h, state, mix, frames):
     """Move the chain towards the accepted request at this block boundary.
 
@@ -234,6 +261,9 @@ def apply_request(h, state, mix, frames):
         mix[mixer.MIX_INPUT_TARGET] = values[V_INPUT_GAIN]
         mix[mixer.MIX_OUTPUT_TARGET] = values[V_OUTPUT_GAIN]
         state[S_GAINS] = accepted[R_GAINS]
+    if accepted[R_STAGES] != state[S_STAGES]:
+        apply_stage_values(h, values)
+        state[S_STAGES] = accepted[R_STAGES]
     current = state[S_CURRENT]
     fading = state[S_FADING] != 0
     incoming = state[S_INCOMING]
@@ -305,7 +335,16 @@ def chain_block(h, state, counters, indata, outdata, frames, frame):
                      view(h[H_YB], (block, 1), np.float32), model_slot(h, current),
                      model_slot(h, state[S_INCOMING] if fading else current), fading, mix,
                      view(h[H_LEVELS], 2, np.float32), view(h[H_MIXED], mixer.COUNTERS_SIZE, np.int64),
-                     h[H_LIMITER] != 0, settings[SET_CEILING], settings[SET_RELEASE])
+                     h[H_LIMITER] != 0, settings[SET_CEILING], settings[SET_RELEASE], h[H_STAGES],
+                     view(h[H_GATE_PARAMS], gate.GATE_PARAMS_SIZE, np.float64),
+                     view(h[H_GATE_STATE], gate.GATE_STATE_SIZE, np.float64),
+                     view(h[H_EQ_PARAMS], eq.EQ_PARAMS_SIZE, np.float64),
+                     view(h[H_EQ_STATE], eq.EQ_STATE_SIZE, np.float64),
+                     view(h[H_CAB_LAYOUT], h[H_CAB_LAYOUT_SIZE], np.int64),
+                     view(h[H_CAB_COEFFS], h[H_CAB_COEFFS_SIZE], np.float32),
+                     view(h[H_CAB_STATE], h[H_CAB_STATE_SIZE], np.float32),
+                     view(h[H_CAB_PARAMS], h[H_CAB_PARAMS_SIZE], np.float32),
+                     view(h[H_XG], (block, 1), np.float32), view(h[H_WET], (block, 1), np.float32))
     for ramping in (S_RAMPING_A, S_RAMPING_B):
         if state[ramping]:
             end_ramp(h, state[ramping] - 1)

@@ -55,6 +55,38 @@ def load_models(config):
     return models
 
 
+def stage_objects(config, sample_rate, block_size):
+    """The gate, EQ and cabinet that ``config.chain`` describes, prepared at ``sample_rate``.
+
+    Returns
+    -------
+    dict
+        {"gate": NoiseGate, "eq": Equalizer, "cabinet": Cabinet}, only the stages present.
+
+    Raises
+    ------
+    AudioFileError, ConfigError
+        If the cabinet's IR cannot be loaded at this rate.
+    """
+    chain = getattr(config, "chain", None)
+    if chain is None:
+        return {}
+    from ..dsp.cabinet import Cabinet
+    from ..dsp.eq import Equalizer
+    from ..dsp.gate import NoiseGate
+
+    stages = {}
+    if getattr(chain, "gate", None) is not None:
+        stages["gate"] = NoiseGate(chain.gate)
+        stages["gate"].prepare(sample_rate)
+    if getattr(chain, "eq", None) is not None:
+        stages["eq"] = Equalizer(chain.eq)
+        stages["eq"].prepare(sample_rate)
+    if getattr(chain, "cabinet", None) is not None:
+        stages["cabinet"] = Cabinet.from_settings(chain.cabinet, sample_rate, block_size)
+    return stages
+
+
 def db_to_gain(db):
     """A gain in dB as a linear float32 factor."""
     return np.float32(10 ** (db / 20))
@@ -74,6 +106,10 @@ class LiveChain:
     capture_frames : int
         Frames of raw input and first-channel output the callback records from the start
         (``captured``); 0 records nothing.
+    stages : dict, optional
+        The stages around the models, by name: "gate" (engine.dsp.gate.NoiseGate), "eq"
+        (engine.dsp.eq.Equalizer), "cabinet" (engine.dsp.cabinet.Cabinet), each unprepared or
+        prepared; default: those of ``config.chain`` (none if it has no chain).
 
     Raises
     ------
@@ -81,7 +117,7 @@ class LiveChain:
         If a model cannot run at ``sample_rate``.
     """
 
-    def __init__(self, config, models, sample_rate, in_channels, out_channels, capture_frames=0):
+    def __init__(self, config, models, sample_rate, in_channels, out_channels, capture_frames=0, stages=None):
         from . import callback  # compiles (or loads from numba's cache) the callback
 
         self.config = config
@@ -106,10 +142,11 @@ class LiveChain:
         self._settings = np.zeros(shared.SETTINGS_SIZE, np.float32)
         self._settings[shared.SET_CEILING], self._settings[shared.SET_RELEASE] = self.ceiling, self._release
         self.crossfade_samples = max(1, round(config.crossfade_ms * 1e-3 * self.sample_rate))
+        self.stages = self._prepare_stages(config, stages, block)
         self.shared = shared.SharedState(self.processors, block, in_channels, out_channels, config.input_channel - 1,
                                          [c - 1 for c in config.output_channels], self.sample_rate, self._mix,
                                          self._levels, self._counters, self._settings, config.limiter,
-                                         capture_frames=capture_frames)
+                                         capture_frames=capture_frames, stages=self.stages)
         self.callback = callback.callback
         self._call = callback.callback.ctypes
         self.userdata = self.shared.userdata
@@ -117,6 +154,22 @@ class LiveChain:
         # code and every array it touches already in memory; reset() then clears what it did.
         self.process(self.shared.zero_in, self.shared.spare_out)
         self.reset()
+
+    def _prepare_stages(self, config, stages, block):
+        """ChainStages of the given (or the config's) gate, EQ and cabinet, prepared at this rate."""
+        if stages is None:
+            stages = stage_objects(config, self.sample_rate, block)
+        unknown = set(stages) - {"gate", "eq", "cabinet"}
+        if unknown:
+            raise ValueError(f"unknown stages {sorted(unknown)}; the chain has gate, eq, cabinet")
+        gate, eq, cabinet = stages.get("gate"), stages.get("eq"), stages.get("cabinet")
+        for stage in (gate, eq):
+            if stage is not None and stage.sample_rate != self.sample_rate:
+                stage.prepare(self.sample_rate)
+        if cabinet is not None and cabinet.sample_rate != self.sample_rate:
+            raise ValueError(f"the cabinet was prepared at {cabinet.sample_rate:g} Hz, the chain runs at "
+                             f"{self.sample_rate:g} Hz")
+        return shared.ChainStages(gate, eq, cabinet)
 
     def reset(self):
         """Back to model 1, not bypassed, the configured gains and knobs, every state and counter cleared.
@@ -130,6 +183,7 @@ class LiveChain:
                 processor.set_controls(knob_values(processor.model, entry.controls or None))
             processor.reset()
         self.shared.bind_slots()
+        self._stage_values = None  # the stages' configured settings again (SharedState.reset)
         input_gain, output_gain = db_to_gain(self.config.input_gain_db), db_to_gain(self.config.output_gain_db)
         self.input_gain_db, self.output_gain_db = float(self.config.input_gain_db), float(self.config.output_gain_db)
         self.shared.reset(input_gain, output_gain)
@@ -249,6 +303,66 @@ class LiveChain:
         if output_db is not None:
             self.output_gain_db = float(output_db)
         return self.shared.write(gains=(db_to_gain(self.input_gain_db), db_to_gain(self.output_gain_db)))
+
+    def set_stages(self, **values):
+        """Change the stages while playing; each glides there from the next block boundary.
+
+        Parameters
+        ----------
+        **values : float
+            Any of gate_threshold_db (dBFS), eq_bass_db, eq_mid_db, eq_treble_db, eq_presence_db
+            (dB), cabinet_mix (0 dry … 1 cabinet only), cabinet_level_db (dB); only for stages the
+            chain has.
+
+        Returns
+        -------
+        int
+            The request's sequence number.
+
+        Raises
+        ------
+        ControlError
+            If a key is unknown, names a stage the chain does not have, or a value is out of range.
+        """
+        from ..dsp.cabinet import check_level_db, check_mix
+        from ..dsp.settings import EQ_PARAMETERS, GATE_PARAMETERS
+        from ..errors import EngineError
+
+        keys = shared.ChainStages.LIVE_KEYS
+        current = self.stage_values()
+        ranges = {p.key: p for p in GATE_PARAMETERS + EQ_PARAMETERS}
+        for key, value in values.items():
+            if key not in keys:
+                raise ControlError(f"unknown stage value {key!r}; the live ones are {', '.join(keys)}")
+            stage = key.split("_", 1)[0]
+            if getattr(self.stages, stage) is None:
+                raise ControlError(f"{key}: the chain has no {stage} stage (add one under chain: in the config)")
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(float(value)):
+                raise ControlError(f"{key} must be a finite number, got {value!r}")
+            value = float(value)
+            try:
+                if key == "cabinet_mix":
+                    check_mix(value, key)
+                elif key == "cabinet_level_db":
+                    check_level_db(value, key)
+                else:
+                    parameter = ranges[key.split("_", 1)[1]]
+                    if not parameter.low <= value <= parameter.high:
+                        raise ControlError(f"{key} must be from {parameter.low:g} to {parameter.high:g} "
+                                           f"{parameter.unit}, got {value:g}")
+            except EngineError as exc:
+                raise ControlError(str(exc)) from None
+            current[key] = value
+        self._stage_values = current
+        return self.shared.write(stages=np.array([current[k] for k in keys], np.float32))
+
+    def stage_values(self):
+        """{key: value} of the live stage values as last set (set_stages keys, for the stages the chain has)."""
+        if getattr(self, "_stage_values", None) is None:
+            now = self.stages.values()
+            self._stage_values = {key: float(now[i]) for i, key in enumerate(shared.ChainStages.LIVE_KEYS)}
+        return dict(self._stage_values)
 
     def set_controls(self, values, model=None):
         """Set the knobs of a conditioned model; a playing model ramps to them across the next block.

@@ -9,7 +9,11 @@ import numpy as np
 from numba import njit
 
 from ..kernels import JIT, ONE, POS_BAD_OUTPUT, ZERO, process_block, reset_state
+from ..dsp.convolver import convolve_block
+from ..dsp.eq import eq_block
+from ..dsp.gate import gate_block
 from ..resampler.kernels import reset_pair, resampled_block
+from .shared import STAGE_CABINET, STAGE_EQ, STAGE_GATE
 
 # Slots of the ``mix`` array (the chain's gains and limiter state; only the callback writes it while a stream runs).
 MIX_GAIN_A = 0        # current gain of model A (the playing model)
@@ -105,20 +109,25 @@ def step_towards(value, target, step):
 
 @njit(**JIT)
 def live_block(indata, outdata, in_channel, out_channels, x, ya, yb, slot_a, slot_b, run_b,
-               mix, levels, counters, limiter_on, ceiling, release):
+               mix, levels, counters, limiter_on, ceiling, release, stages, gate_params, gate_state, eq_params,
+               eq_state, cab_layout, cab_coeffs, cab_state, cab_params, xg, wet):
     """Everything the chain does to one block (n ≤ len(x) frames), in one call.
 
     1. x = g_in · indata[:, in_channel]; a non-finite input mutes the block and resets the
        models (counted in COUNT_BAD_INPUT). g_in ramps linearly across the block from
        mix[MIX_INPUT_GAIN] to mix[MIX_INPUT_TARGET] (reaching it at the last sample).
-    2. y_a = model A(x) and, while a crossfade runs (run_b), y_b = model B(x); a network whose
+    2. With the gate on (stages & STAGE_GATE), the models play x_g = gate(x) (engine.dsp.gate),
+       else x_g = x.
+    3. y_a = model A(x_g) and, while a crossfade runs (run_b), y_b = model B(x_g); a network whose
        output is not finite has its state reset and mutes the block (COUNT_BAD_OUTPUT).
-    3. y = g_out · (g_a·y_a + g_b·y_b + g_dry·x), each of g_a, g_b, g_dry moving linearly towards
-       its target by MIX_STEP per sample (crossfades for model switches and bypass), g_out
-       ramping across the block as g_in does.
-    4. With the limiter on, y is scaled by a gain that drops at once to ceiling/|y| when |y|
+    4. w = g_a·y_a + g_b·y_b, then w = cabinet(eq(w)) for the stages that are on
+       (engine.dsp.eq, engine.dsp.convolver), and y = g_out · (w + g_dry·x): each of g_a, g_b,
+       g_dry moves linearly towards its target by MIX_STEP per sample (crossfades for model
+       switches and bypass; bypass is the plain input, no stage on it), g_out ramps across the
+       block as g_in does.
+    5. With the limiter on, y is scaled by a gain that drops at once to ceiling/|y| when |y|
        would exceed the ceiling and recovers as g ← g + (1 − g)·release: |y| ≤ ceiling always.
-    5. y goes to every channel in out_channels; the others are silent.
+    6. y goes to every channel in out_channels; the others are silent.
     """
     n = indata.shape[0]
     outdata[:, :] = 0
@@ -148,11 +157,15 @@ def live_block(indata, outdata, in_channel, out_channels, x, ya, yb, slot_a, slo
     xs = x[:n]
     ys_a = ya[:n]
     ys_b = yb[:n]
-    ok = run_slot(slot_a, xs, ys_a)
+    played = xs
+    if stages & STAGE_GATE:
+        played = xg[:n]
+        gate_block(xs.reshape(n), played.reshape(n), n, gate_params, gate_state)
+    ok = run_slot(slot_a, played, ys_a)
     if not ok:
         reset_slot(slot_a)
     if run_b:
-        if not run_slot(slot_b, xs, ys_b):
+        if not run_slot(slot_b, played, ys_b):
             reset_slot(slot_b)
             ok = False
     if not ok:
@@ -164,13 +177,21 @@ def live_block(indata, outdata, in_channel, out_channels, x, ya, yb, slot_a, slo
     gain_dry = mix[MIX_GAIN_DRY]
     limiter = mix[MIX_LIMITER_GAIN]
     peak_out = levels[LEVEL_OUTPUT_PEAK]
+    ws = wet[:n]
     for i in range(n):
         gain_a = step_towards(gain_a, mix[MIX_TARGET_A], step)
         gain_b = step_towards(gain_b, mix[MIX_TARGET_B], step)
-        gain_dry = step_towards(gain_dry, mix[MIX_TARGET_DRY], step)
-        y = gain_a * ys_a[i, 0] + gain_dry * xs[i, 0]
+        w = gain_a * ys_a[i, 0]
         if run_b:
-            y += gain_b * ys_b[i, 0]
+            w += gain_b * ys_b[i, 0]
+        ws[i, 0] = w
+    if stages & STAGE_EQ:
+        eq_block(ws.reshape(n), ws.reshape(n), n, eq_params, eq_state)
+    if stages & STAGE_CABINET:
+        convolve_block(ws.reshape(n), ws.reshape(n), cab_layout, cab_coeffs, cab_state, cab_params)
+    for i in range(n):
+        gain_dry = step_towards(gain_dry, mix[MIX_TARGET_DRY], step)
+        y = ws[i, 0] + gain_dry * xs[i, 0]
         y *= output_from + output_change * (np.float32(i + 1) / length)
         if limiter_on:
             magnitude = abs(y)

@@ -140,13 +140,7 @@ class LiveSession:
                                       f"PortAudio will not stream at it (try a lower --rate or sample_rate)") from None
                 raise DeviceError(f"{info['name']!r} refuses {rate:g} Hz with {channels} channel(s) "
                                   f"({exc.args[0]}); its default rate is {info['default_samplerate']:g} Hz") from None
-        self.sample_rate = rate
-        self.block_size = config.block_size
-        self._block_seconds = self.block_size / rate
-        if self.chain is None or self.chain.sample_rate != rate:
-            self.chain = LiveChain(config, self.models, rate, in_channels, out_channels,
-                                   capture_frames=int(round(self.capture_seconds * rate)))
-        self.chain.shared.header[shared.H_GAP_DETECT] = 1
+        self._prepare_chain(rate, in_channels, out_channels)
         try:
             self.stream = self._open_stream(sd, (self.input_device, self.output_device), rate,
                                             (in_channels, out_channels))
@@ -159,6 +153,16 @@ class LiveSession:
         self._generation = devices.portaudio_generation()
         self._finalizer = weakref.finalize(self, _close_dropped, self.stream, self.chain, self._generation)
         return self
+
+    def _prepare_chain(self, rate, in_channels, out_channels):
+        """The chain at ``rate`` (kept from an earlier open at the same rate), its loss detector on."""
+        self.sample_rate = rate
+        self.block_size = self.config.block_size
+        self._block_seconds = self.block_size / rate
+        if self.chain is None or self.chain.sample_rate != rate:
+            self.chain = LiveChain(self.config, self.models, rate, in_channels, out_channels,
+                                   capture_frames=int(round(self.capture_seconds * rate)))
+        self.chain.shared.header[shared.H_GAP_DETECT] = 1
 
     def _open_jack(self):
         """open() for ``audio_api: jack``: a native JACK client (engine.live.jack_native), no PortAudio."""
@@ -179,13 +183,7 @@ class LiveSession:
                 raise DeviceError(f"the JACK server runs at {rate:g} Hz, not the {config.sample_rate:g} Hz asked for: "
                                   f"restart JACK at that rate, or leave sample_rate unset")
             self.input_device, self.output_device = config.input_device, config.output_device
-            self.sample_rate = rate
-            self.block_size = config.block_size
-            self._block_seconds = self.block_size / rate
-            if self.chain is None or self.chain.sample_rate != rate:
-                self.chain = LiveChain(config, self.models, rate, in_channels, out_channels,
-                                       capture_frames=int(round(self.capture_seconds * rate)))
-            self.chain.shared.header[shared.H_GAP_DETECT] = 1
+            self._prepare_chain(rate, in_channels, out_channels)
             stream.attach(self.chain)
         except BaseException:
             stream.close()
@@ -342,6 +340,27 @@ class LiveSession:
         except IndexError as exc:
             raise ArgumentError(f"set_controls: {exc}") from None
 
+    def set_stages(self, **values):
+        """Change the chain's stages while playing (gate threshold, EQ gains, cabinet mix and level), from the next block.
+
+        Parameters
+        ----------
+        **values : float
+            LiveChain.set_stages keys: gate_threshold_db, eq_bass_db, eq_mid_db, eq_treble_db,
+            eq_presence_db, cabinet_mix, cabinet_level_db.
+
+        Returns
+        -------
+        int
+            The request's sequence number.
+
+        Raises
+        ------
+        ControlError
+            If a key is unknown, names a stage the chain lacks, or a value is out of range.
+        """
+        return self._prepared().set_stages(**values)
+
     def set_gains(self, input_db=None, output_db=None):
         """Set the input and/or output gain in dB (None keeps one); each ramps across the next block.
 
@@ -461,8 +480,9 @@ class LiveSession:
         xruns = int(self.chain.shared.counters[shared.C_XRUN_BLOCKS])
         return (f"DSP {mean:4.1f}% (max {peak:4.1f}%) | xruns {xruns} | "
                 f"in {_dbfs(peak_in)} out {_dbfs(peak_out)} | {'[bypass] ' if self.chain.bypassed else ''}"
-                f"{self.describe_model()} | R {processor.ratio:.4f} {processor.interpolation}"
-                + (f" | muted {muted}" if muted else ""))
+                f"{self.describe_model()} | R {processor.ratio:.4f} {describe_method(processor)}"
+                + (f" | muted {muted}" if muted else "")
+                + (f" | {self.control_line}" if getattr(self, "control_line", None) else ""))
 
     def summary(self):
         """The closing report (a list of lines)."""
@@ -494,7 +514,8 @@ class LiveSession:
         ----------
         duration : float, optional
         keys : KeyReader, optional
-            Where key presses come from (b bypass, 1-9 model, q quit); none when omitted.
+            Where key presses come from (b bypass, 1-9 model, [ ] select a control, - = move it,
+            q quit: engine.live.knobs); none when omitted.
         status_stream : file, optional
             Where the status line and summary go (None: silent).
         status_interval : float
@@ -520,6 +541,10 @@ class LiveSession:
                 self.close()
                 raise
         deadline = None if duration is None else time.monotonic() + duration
+        from .knobs import LiveControls
+
+        knobs = LiveControls(self)
+        self.control_line = knobs.line() if keys is not None else None
         watchdog = max(1.0, 20 * self._block_seconds)
         last_status = last_progress = time.monotonic()
         seen = -1
@@ -536,6 +561,9 @@ class LiveSession:
                     self.bypass(not self.chain.shared.request[shared.R_BYPASS])  # what was last asked
                 elif key is not None and key in "123456789" and int(key) <= len(self.models):
                     self.switch(int(key) - 1)
+                elif key is not None and knobs.handle(key):
+                    self.control_line = knobs.line() + (f" (refused: {knobs.refused})" if knobs.refused else "")
+                    last_status = 0.0  # show it now
                 if not self.stream.active:
                     raise DeviceLost("the audio stream stopped")
                 callbacks = self.callbacks
@@ -574,6 +602,18 @@ def _close_dropped(stream, chain, generation):
         stream.close()
     except Exception:  # at interpreter exit PortAudio may already be gone
         pass
+
+
+def describe_method(processor):
+    """The method as the status line shows it: "cubic (auto)", "resample, latency 48 (1.00 ms)", "linear ×2 …"."""
+    text = processor.interpolation
+    if processor.requested_interpolation == "auto":
+        text += " (auto)"
+    if processor.oversample != 1:
+        text += f" ×{processor.oversample}"
+    if processor.latency:
+        text += f", latency {processor.latency} ({1e3 * processor.latency / processor.sample_rate:.2f} ms)"
+    return text
 
 
 def _dbfs(value):

@@ -84,7 +84,23 @@ H_SPARE_OUT = 36       # float32 (block, out_channels): written when PortAudio p
 H_MODELS = 37          # how many model slots follow
 H_MAX_CONTROLS = 38    # knob values per model in ``values`` (the most any model has, ≥ 1)
 H_PEAKS = 39           # float32[2]: the largest input / output peak since the start
-H_SLOTS = 40           # first field of model slot 0
+# The chain's stages around the models (engine.dsp; ChainStages below): which run, and their arrays.
+H_STAGES = 40          # bits STAGE_GATE, STAGE_EQ, STAGE_CABINET: the stages that run
+H_GATE_PARAMS = 41     # float64[GATE_PARAMS_SIZE] (engine.dsp.gate)
+H_GATE_STATE = 42      # float64[GATE_STATE_SIZE]
+H_EQ_PARAMS = 43       # float64[EQ_PARAMS_SIZE] (engine.dsp.eq)
+H_EQ_STATE = 44        # float64[EQ_STATE_SIZE]
+H_CAB_LAYOUT = 45      # the convolver's arrays (engine.dsp.convolver.ConvolverArrays): int64 layout …
+H_CAB_LAYOUT_SIZE = 46
+H_CAB_COEFFS = 47      # … float32 coeffs …
+H_CAB_COEFFS_SIZE = 48
+H_CAB_STATE = 49       # … float32 state …
+H_CAB_STATE_SIZE = 50
+H_CAB_PARAMS = 51      # … float32 params
+H_CAB_PARAMS_SIZE = 52
+H_XG = 53              # float32 (block, 1): the gated input the models play
+H_WET = 54             # float32 (block, 1): the models' mix, then through EQ and cabinet
+H_SLOTS = 55           # first field of model slot 0
 HEADER_FIELDS = H_SLOTS
 
 # A model slot in the header: the arrays of one Processor (Processor.kernel_slot), k-th slot at
@@ -115,10 +131,20 @@ R_MODEL = 1       # the model to play (0-based)
 R_BYPASS = 2      # 1: bypass on
 R_GAINS = 3       # generation of the gains in values[V_INPUT_GAIN], values[V_OUTPUT_GAIN]
 R_CONTROLS = 4    # R_CONTROLS + k: generation of model k's knob values
-REQUEST_SIZE = R_CONTROLS + MAX_MODELS
+R_STAGES = R_CONTROLS + MAX_MODELS  # generation of the stage values (gate threshold, EQ gains, cabinet mix and level)
+REQUEST_SIZE = R_STAGES + 1
 V_INPUT_GAIN = 0  # linear
 V_OUTPUT_GAIN = 1
-V_CONTROLS = 2    # model k's knob j at V_CONTROLS + k * max_controls + j
+V_GATE_THRESHOLD = 2  # dBFS
+V_EQ_GAINS = 3    # dB: bass, mid, treble, presence (engine.dsp.eq band order)
+V_CABINET_MIX = 7
+V_CABINET_LEVEL = 8  # dB
+V_CONTROLS = 9    # model k's knob j at V_CONTROLS + k * max_controls + j
+
+# Bits of header[H_STAGES].
+STAGE_GATE = 1
+STAGE_EQ = 2
+STAGE_CABINET = 4
 
 # ---- state (the callback's own; Python only reads it) ------------------------------------------------
 S_CURRENT = 0     # the model playing (A)
@@ -139,7 +165,8 @@ S_BASELINE = 14   # the earliest a host cycle has started relative to the audio 
 S_LAG = 15        # how late (ns) the previous host cycle started relative to the audio clock
 S_CYCLE_FLAGS = 16  # the statusFlags seen so far in the current host cycle
 S_CONTROLS = 20   # S_CONTROLS + k: the knob generation applied to model k
-STATE_SIZE = S_CONTROLS + MAX_MODELS
+S_STAGES = S_CONTROLS + MAX_MODELS  # the stage-values generation applied
+STATE_SIZE = S_STAGES + 1
 
 # ---- counters (the callback's; Python reads) ----------------------------------------------------------
 C_CALLBACKS = 0       # callbacks completed (written last in each callback)
@@ -227,10 +254,12 @@ class SharedState:
     limiter : bool
     capture_frames : int
         Frames of input and output the callback records from the stream's start (0: none).
+    stages : ChainStages, optional
+        The gate, EQ and cabinet around the models (default: none).
     """
 
     def __init__(self, processors, block_size, in_channels, out_channels, in_index, out_list, sample_rate,
-                 mix, levels, mixed, settings, limiter, capture_frames=0):
+                 mix, levels, mixed, settings, limiter, capture_frames=0, stages=None):
         if not 1 <= len(processors) <= MAX_MODELS:
             raise ValueError(f"a live chain holds 1 to {MAX_MODELS} models, got {len(processors)}")
         self.processors = list(processors)
@@ -261,6 +290,9 @@ class SharedState:
         self.zero_in = _touched(np.zeros((block_size, in_channels), np.float32))
         self.spare_out = _touched(np.zeros((block_size, out_channels), np.float32))
         self.peaks = _touched(np.zeros(2, np.float32))
+        self.xg = _touched(np.zeros((block_size, 1), np.float32))
+        self.wet = _touched(np.zeros((block_size, 1), np.float32))
+        self.stages = stages if stages is not None else ChainStages()
         h = self.header = _touched(np.zeros(HEADER_SIZE, np.int64))
         h[H_MAGIC] = MAGIC
         h[H_IN_CHANNELS], h[H_OUT_CHANNELS], h[H_BLOCK] = in_channels, out_channels, block_size
@@ -274,9 +306,11 @@ class SharedState:
                              (H_NS_PER_FRAME, self.ns_per_frame), (H_TIMESPEC, self.timespec),
                              (H_RING, self.ring), (H_RING_PEAKS, self.ring_peaks), (H_EVENTS, self.events),
                              (H_CAPTURE_IN, self.capture_in), (H_CAPTURE_OUT, self.capture_out),
-                             (H_ZERO_IN, self.zero_in), (H_SPARE_OUT, self.spare_out), (H_PEAKS, self.peaks)):
+                             (H_ZERO_IN, self.zero_in), (H_SPARE_OUT, self.spare_out), (H_PEAKS, self.peaks),
+                             (H_XG, self.xg), (H_WET, self.wet)):
             assert array.flags.c_contiguous
             h[field] = array.ctypes.data
+        self.stages.write_header(h)
         h[H_VALUES_SIZE] = values_size
         h[H_LIMITER] = 1 if limiter else 0
         h[H_RING_SIZE], h[H_EVENT_SLOTS] = RING_BLOCKS, EVENT_SLOTS
@@ -323,8 +357,11 @@ class SharedState:
                       self.capture_in, self.capture_out, self.peaks):
             array.fill(0)
         self.state[S_INCOMING] = -1
+        self.stages.reset()
+        stage_values = self.stages.values()
         for values in (self.values, self.accepted_values):
             values[V_INPUT_GAIN], values[V_OUTPUT_GAIN] = input_gain, output_gain
+            values[V_GATE_THRESHOLD:V_CONTROLS] = stage_values
             for k, processor in enumerate(self.processors):
                 n = max(processor.model.num_controls, 0)
                 start = V_CONTROLS + k * self.max_controls
@@ -332,7 +369,7 @@ class SharedState:
 
     # -- Python → callback ------------------------------------------------------------------------
 
-    def write(self, model=None, bypass=None, gains=None, controls=None):
+    def write(self, model=None, bypass=None, gains=None, controls=None, stages=None):
         """Post a request; the callback applies it at its next block boundary.
 
         Parameters
@@ -344,6 +381,9 @@ class SharedState:
             Linear input and output gains.
         controls : (int, numpy.ndarray), optional
             A model index and its new knob values (checked by the caller).
+        stages : numpy.ndarray, optional
+            float32[V_CONTROLS − V_GATE_THRESHOLD]: gate threshold, EQ gains, cabinet mix and level
+            (ChainStages.values; checked by the caller).
 
         Returns
         -------
@@ -368,6 +408,9 @@ class SharedState:
                     start = V_CONTROLS + k * self.max_controls
                     values[start:start + len(knobs)] = knobs
                     request[R_CONTROLS + k] += 1
+                if stages is not None:
+                    values[V_GATE_THRESHOLD:V_CONTROLS] = stages
+                    request[R_STAGES] += 1
             finally:
                 seqlock_close(request)
             return int(request[R_SEQ])
@@ -396,3 +439,76 @@ class SharedState:
         count = int(self.counters[C_REQUESTS])
         rows = self.events[np.arange(max(0, count - EVENT_SLOTS), count) % EVENT_SLOTS]
         return {int(seq): int(frame) for frame, seq in rows}
+
+
+class ChainStages:
+    """The stages around the models that the callback runs, and the arrays it runs them on.
+
+    The gate plays before the models (on their input only: bypass gives the plain input), the
+    EQ and then the cabinet after them, on the models' mix. A stage left out (None) does not run;
+    its header fields point at placeholder arrays of the right size, so the compiled code reads
+    nothing out of bounds either way.
+
+    Parameters
+    ----------
+    gate : engine.dsp.gate.NoiseGate, optional
+    eq : engine.dsp.eq.Equalizer, optional
+    cabinet : engine.dsp.cabinet.Cabinet, optional
+        Each prepared at the chain's rate; the callback then owns their arrays' contents.
+    """
+
+    def __init__(self, gate=None, eq=None, cabinet=None):
+        from ..dsp import eq as eq_module
+        from ..dsp import gate as gate_module
+
+        self.gate, self.eq, self.cabinet = gate, eq, cabinet
+        self.gate_params = gate.params if gate is not None else np.zeros(gate_module.GATE_PARAMS_SIZE)
+        self.gate_state = gate.state if gate is not None else np.zeros(gate_module.GATE_STATE_SIZE)
+        self.eq_params = eq.params if eq is not None else np.zeros(eq_module.EQ_PARAMS_SIZE)
+        self.eq_state = eq.state if eq is not None else np.zeros(eq_module.EQ_STATE_SIZE)
+        if cabinet is not None:
+            self.cabinet_arrays = tuple(cabinet.arrays)
+        else:
+            self.cabinet_arrays = (np.zeros(1, np.int64), np.zeros(1, np.float32), np.zeros(1, np.float32),
+                                   np.zeros(1, np.float32))
+
+    @property
+    def bits(self):
+        """header[H_STAGES]: which stages run."""
+        return ((STAGE_GATE if self.gate is not None else 0) | (STAGE_EQ if self.eq is not None else 0)
+                | (STAGE_CABINET if self.cabinet is not None else 0))
+
+    def write_header(self, h):
+        """Point the header at the stages' arrays."""
+        h[H_STAGES] = self.bits
+        for field, array in ((H_GATE_PARAMS, self.gate_params), (H_GATE_STATE, self.gate_state),
+                             (H_EQ_PARAMS, self.eq_params), (H_EQ_STATE, self.eq_state)):
+            assert array.dtype == np.float64 and array.flags.c_contiguous
+            h[field] = array.ctypes.data
+        for (field, size), array in zip(((H_CAB_LAYOUT, H_CAB_LAYOUT_SIZE), (H_CAB_COEFFS, H_CAB_COEFFS_SIZE),
+                                         (H_CAB_STATE, H_CAB_STATE_SIZE), (H_CAB_PARAMS, H_CAB_PARAMS_SIZE)),
+                                        self.cabinet_arrays):
+            assert array.flags.c_contiguous and array.ndim == 1
+            h[field], h[size] = array.ctypes.data, array.size
+
+    #: The stage settings that can change while playing, in ``values`` order from V_GATE_THRESHOLD.
+    LIVE_KEYS = ("gate_threshold_db", "eq_bass_db", "eq_mid_db", "eq_treble_db", "eq_presence_db", "cabinet_mix",
+                 "cabinet_level_db")
+
+    def values(self):
+        """float32[7]: the live stage values now (LIVE_KEYS order); 0 for a stage that is off."""
+        out = np.zeros(V_CONTROLS - V_GATE_THRESHOLD, np.float32)
+        if self.gate is not None:
+            out[0] = self.gate.settings.threshold_db
+        if self.eq is not None:
+            for b, band in enumerate(("bass", "mid", "treble", "presence")):
+                out[1 + b] = getattr(self.eq.settings, f"{band}_db")
+        if self.cabinet is not None:
+            out[5], out[6] = self.cabinet.mix, self.cabinet.level_db
+        return out
+
+    def reset(self):
+        """Every stage back to silence, at its configured settings (the stream is stopped)."""
+        for stage in (self.gate, self.eq, self.cabinet):
+            if stage is not None:
+                stage.reset()

@@ -1,0 +1,136 @@
+"""Knobs turned while playing: one control selected at a time, moved in steps from the keyboard.
+
+engine-live's keys ``[`` and ``]`` select the previous / next control, ``-`` and ``=`` (or ``+``)
+move it down / up by one step; the status line shows the control and its value. The controls
+are, in this order: input gain, output gain, each knob of the model playing, then the chain's
+stages that exist (gate threshold, EQ bass / mid / treble / presence, cabinet mix and level).
+Every change goes through the session's request path (LiveSession.set_gains, set_controls,
+set_stages): posted to the callback's request seqlock and applied, ramped, at the next block
+boundary; a value is kept inside its range (a step past the end stops at the end).
+"""
+
+from dataclasses import dataclass
+
+from ..errors import ControlError
+from .shared import V_CONTROLS
+
+#: (key, label, unit, step, low, high) of the stage values (LiveChain.set_stages keys).
+STAGE_CONTROLS = (
+    ("gate_threshold_db", "gate threshold", "dBFS", 2.0, -140.0, 0.0),
+    ("eq_bass_db", "bass", "dB", 1.0, -20.0, 20.0),
+    ("eq_mid_db", "mid", "dB", 1.0, -20.0, 20.0),
+    ("eq_treble_db", "treble", "dB", 1.0, -20.0, 20.0),
+    ("eq_presence_db", "presence", "dB", 1.0, -20.0, 20.0),
+    ("cabinet_mix", "cabinet mix", "", 0.05, 0.0, 1.0),
+    ("cabinet_level_db", "cabinet level", "dB", 1.0, -60.0, 24.0),
+)
+KNOB_STEP = 0.05
+GAIN_STEP_DB = 1.0
+
+
+@dataclass
+class Control:
+    """One control: what it is called, its unit, step and range, and how to read and set it."""
+
+    label: str
+    unit: str
+    step: float
+    low: float
+    high: float
+    get: object
+    set: object
+
+
+class LiveControls:
+    """The controls of a live session and the one selected.
+
+    Parameters
+    ----------
+    session : LiveSession
+        Open (its chain exists).
+    """
+
+    def __init__(self, session):
+        self.session = session
+        self.index = 0
+        self.refused = None  # why the last move was refused, if it was
+
+    def controls(self):
+        """The controls now (the knobs follow the model playing)."""
+        from ..config import GAIN_DB_RANGE
+
+        session, chain = self.session, self.session.chain
+        low, high = GAIN_DB_RANGE
+        found = [Control("input gain", "dB", GAIN_STEP_DB, low, high, lambda: chain.input_gain_db,
+                         lambda v: session.set_gains(input_db=v)),
+                 Control("output gain", "dB", GAIN_STEP_DB, low, high, lambda: chain.output_gain_db,
+                         lambda v: session.set_gains(output_db=v))]
+        model = chain.incoming if chain.incoming is not None else chain.current
+        count = max(chain.processors[model].model.num_controls, 0)
+
+        def knobs():  # what was last asked for this model (the request's values)
+            start = V_CONTROLS + model * chain.shared.max_controls
+            return [float(v) for v in chain.shared.values[start:start + count]]
+
+        for j in range(count):
+            found.append(Control(f"knob {j + 1}", "", KNOB_STEP, 0.0, 1.0, lambda j=j: knobs()[j],
+                                 lambda v, j=j: session.set_controls(_with(knobs(), j, v), model=model)))
+        for key, label, unit, step, low, high in STAGE_CONTROLS:
+            if getattr(chain.stages, key.split("_", 1)[0]) is not None:
+                found.append(Control(label, unit, step, low, high, lambda key=key: chain.stage_values()[key],
+                                     lambda v, key=key: session.set_stages(**{key: v})))
+        return found
+
+    @property
+    def selected(self):
+        """The selected control."""
+        controls = self.controls()
+        self.index %= len(controls)
+        return controls[self.index]
+
+    def select(self, delta):
+        """Select the control ``delta`` places on (wrapping round)."""
+        self.index = (self.index + delta) % len(self.controls())
+
+    def move(self, steps):
+        """Move the selected control by ``steps`` steps, kept inside its range.
+
+        Returns
+        -------
+        str or None
+            None, or why the change was refused (a knob value the running method is unstable at).
+        """
+        control = self.selected
+        value = min(control.high, max(control.low, control.get() + steps * control.step))
+        try:
+            control.set(round(value, 6))
+        except ControlError as exc:
+            return str(exc)
+        return None
+
+    def handle(self, key):
+        """React to a key: ``[`` / ``]`` select, ``-`` / ``=`` or ``+`` move. Returns whether it was one of those."""
+        if key == "[":
+            self.select(-1)
+        elif key == "]":
+            self.select(1)
+        elif key == "-":
+            self.refused = self.move(-1)
+        elif key in ("=", "+"):
+            self.refused = self.move(1)
+        else:
+            return False
+        return True
+
+    def line(self):
+        """The status line's part: "[knob 1] 0.55" (``[`` ``]`` select, ``-`` ``=`` move)."""
+        control = self.selected
+        value = control.get()
+        shown = f"{value:.2f}" if not control.unit else f"{value:+.1f} {control.unit}"
+        return f"[{control.label}] {shown}"
+
+
+def _with(values, j, value):
+    out = list(values)
+    out[j] = value
+    return out
