@@ -598,3 +598,17 @@ def test_engine_bench_times_every_stage(tmp_path):
     assert rows[5]["ns_per_sample"] == pytest.approx(sum(rows[i]["ns_per_sample"] for i in (0, 1, 2, 3)))
     for stage in stages:
         assert stage in result.stdout
+
+
+def test_the_live_chain_plays_what_the_chain_api_renders_for_the_shipped_config():
+    """engine-live's compiled callback (engine.live.chain.LiveChain, run offline block by block) and engine.Chain
+    give the same output for configs/guitar.yaml's chain (limiter off: the live path's only extra stage)."""
+    from engine.live.chain import LiveChain, load_models
+
+    config = load_config(REPO / "configs/guitar.yaml").replace(limiter=False, interpolation="linear")
+    x = played_with_pauses(20000)
+    live = LiveChain(config, load_models(config), RATE, 1, 2).render(x)
+    offline = Chain.from_config(config, sample_rate=RATE).process(x)
+    assert np.std(offline) > 0.01
+    np.testing.assert_allclose(live[:, 0], offline, rtol=0, atol=1e-6)  # bit for bit here; see assert_same_render
+    np.testing.assert_array_equal(live[:, 1], live[:, 0])
