@@ -14,8 +14,10 @@ and the headline table gains its time and the ratio.
 Sections: ``headline`` (R = 48/44.1, linear, block 128, every size),
 ``ratios`` (R = 1 … 8 for each interpolation method), ``blocks`` (32 … 4096 samples per call),
 ``threads`` (two channels on one and two threads, wall time), ``startup`` (compile time with an
-empty numba cache, load time with a warm one, peak memory, in fresh processes). The quick set
-(default) times fewer sizes, methods and block sizes: QUICK and FULL below.
+empty numba cache, load time with a warm one, peak memory, in fresh processes), ``chain`` (the
+signal chain's stages one by one: noise gate, LSTM-40, EQ, the shipped cabinet IR and an
+8,192-tap IR, then the whole engine.Chain; see :func:`time_chain`). The quick set (default)
+times fewer sizes, methods and block sizes: QUICK and FULL below.
 """
 
 import json
@@ -42,7 +44,11 @@ QUICK = {"hidden": (16, 40, 64), "layers": (1,), "methods": ("naive", "linear"),
          "blocks": (32, 128, 512, 4096), "block_hidden": (40,)}
 FULL = {"hidden": (8, 16, 32, 40, 64), "layers": (1, 2), "methods": INTERPOLATIONS, "ratio_hidden": (8, 40, 64),
         "blocks": (32, 64, 128, 256, 512, 1024, 2048, 4096), "block_hidden": (8, 40, 64)}
-SECTIONS = ("headline", "ratios", "blocks", "threads", "startup")
+SECTIONS = ("headline", "ratios", "blocks", "threads", "startup", "chain")
+#: The cabinet IR engine-bench times beside the model (the shipped 4x12, models/ beside the package).
+SHIPPED_IR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "models", "cabinet_4x12.wav")
+#: The long IR of the chain table: 8,192 taps (171 ms at 48 kHz), the issue's yardstick.
+LONG_IR_TAPS = 8192
 
 
 def random_model(cell, hidden_size, layers=1, seed=0):
@@ -222,6 +228,74 @@ def time_startup():
     return runs
 
 
+def _stage_runner(stage, blocks, samples):
+    """A Runner for ``stage.process(x, out=y)`` (the call a Python host makes per block)."""
+    return Runner(lambda a, b: stage.process(a, b), blocks, samples)
+
+
+def time_chain(samples, repeats, block_size=HEADLINE_BLOCK, hidden=40):
+    """Each stage of the signal chain alone, then the whole chain, at 48 kHz: CPU ns per sample, interleaved.
+
+    Rows: ``gate`` (NoiseGate at −40 dBFS, which the test tone keeps open), ``model`` (LSTM-``hidden``
+    at R = 48/44.1, linear: the headline case), ``eq`` (every band away from 0 dB, settled),
+    ``cabinet (shipped IR)`` (models/cabinet_4x12.wav, when it is beside the package),
+    ``cabinet (8192 taps)`` (a decaying-noise IR), ``sum of the stages`` (gate + model + eq +
+    shipped cabinet, computed) and ``chain`` (engine.Chain running those four: the same work plus
+    its Python dispatch per block). Every row times ``process(x, out=y)`` in blocks of
+    ``block_size``; the runs of all rows are interleaved so that all see the same machine.
+
+    Returns
+    -------
+    list of dict
+        {"stage", "block_size", ns_per_sample, ns_per_sample_min, wall_ns_per_sample, runs,
+        realtime_at_48k, "share_of_model"}; the IR's taps in "ir_taps" where there is one.
+    """
+    from .dsp.cabinet import Cabinet
+    from .dsp.eq import Equalizer
+    from .dsp.gate import NoiseGate
+    from .signal_chain import Chain
+
+    rate = MODEL_SAMPLE_RATE * RATIOS[HEADLINE_RATIO]
+    model = random_model("lstm", hidden)
+    x = test_signal(samples, rate)
+    blocks = blocks_of(x, np.empty_like(x), block_size)
+    n = len(blocks) * block_size
+    gate_settings, eq_settings = {"threshold_db": -40.0}, {"bass_db": 4.0, "mid_db": -3.0, "treble_db": 2.0,
+                                                           "presence_db": 3.0}
+    gate, eq = NoiseGate(gate_settings), Equalizer(eq_settings)
+    gate.prepare(rate)
+    eq.prepare(rate)
+    rows = {"gate": (_stage_runner(gate, blocks, n), None),
+            f"model (LSTM-{hidden})": (engine_runner(model, rate, "linear", block_size, samples), None),
+            "eq": (_stage_runner(eq, blocks, n), None)}
+    shipped = os.path.isfile(SHIPPED_IR)
+    if shipped:
+        cabinet = Cabinet(SHIPPED_IR, rate, block_size)
+        rows["cabinet (shipped IR)"] = (_stage_runner(cabinet, blocks, n), len(cabinet.ir))
+    rng = np.random.default_rng(2)
+    long_ir = (rng.standard_normal(LONG_IR_TAPS) * np.exp(-np.arange(LONG_IR_TAPS) / 2048.0)).astype(np.float32)
+    long_cabinet = Cabinet(long_ir, rate, block_size)
+    rows[f"cabinet ({LONG_IR_TAPS} taps)"] = (_stage_runner(long_cabinet, blocks, n), len(long_cabinet.ir))
+    chain = Chain(model, rate, gate=gate_settings, eq=eq_settings, cabinet=SHIPPED_IR if shipped else long_ir,
+                  max_block_size=block_size)
+    chain_name = f"chain ({chain.describe()})"
+    rows[chain_name] = (_stage_runner(chain, blocks, n), None)
+    summaries = time_interleaved([runner for runner, _ in rows.values()], repeats)
+    results = []
+    for (name, (_, taps)), summary in zip(rows.items(), summaries):
+        results.append({"stage": name, "block_size": block_size, **summary,
+                        **({"ir_taps": taps} if taps else {})})
+    model_ns = results[1]["ns_per_sample"]
+    parts = [r for r in results if r["stage"] in ("gate", "eq") or r["stage"].startswith("model")
+             or r["stage"] == ("cabinet (shipped IR)" if shipped else f"cabinet ({LONG_IR_TAPS} taps)")]
+    total = sum(r["ns_per_sample"] for r in parts)
+    results.insert(len(results) - 1, {"stage": "sum of the stages", "block_size": block_size, "ns_per_sample": total,
+                                      "realtime_at_48k": 1e9 / (total * 48000.0)})
+    for r in results:
+        r["share_of_model"] = r["ns_per_sample"] / model_ns
+    return results
+
+
 def processor_memory(cell, hidden, layers=1):
     """Bytes of the arrays one prepared mono Processor holds (weights, state history, work area)."""
     processor = Processor(random_model(cell, hidden, layers), sample_rate=MODEL_SAMPLE_RATE * RATIOS[HEADLINE_RATIO])
@@ -319,6 +393,14 @@ def run_benchmark(full=False, cells=("lstm", "gru"), hidden_sizes=None, sections
                         f"{r['peak_rss_mb']:.0f}"))
         report("processor memory (weights + state + work): "
                + ", ".join(f"{name} {size / 1024:.1f} KiB" for name, size in memory.items()))
+    if "chain" in sections:
+        report(f"\n## The signal chain, stage by stage (48 kHz, block {HEADLINE_BLOCK}): CPU ns per sample, "
+               f"median of {repeats}")
+        report(f"{'stage':<44}" + "".join(f"{c:>16}" for c in ("ns/sample", "x real-time", "vs model")))
+        rows = results["chain"] = time_chain(samples, repeats)
+        for r in rows:
+            report(f"{r['stage']:<44}" + "".join(f"{c:>16}" for c in (
+                f"{r['ns_per_sample']:.1f}", f"{r['realtime_at_48k']:.0f}", f"{r['share_of_model']:.1%}")))
     return results
 
 

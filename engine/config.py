@@ -21,7 +21,8 @@ from dataclasses import dataclass
 import yaml
 
 from .audiofile import path_problem
-from .errors import QUOTE_CHARS, ArgumentError, ConfigError, quote  # noqa: F401  (QUOTE_CHARS: documented here)
+from .chain_settings import ChainSettings, parse_chain
+from .errors import QUOTE_CHARS, ArgumentError, ConfigError, quote, refuse_unknown  # noqa: F401  (QUOTE_CHARS: documented here)
 from .methods import CHOICES, DEFAULT_INTERPOLATION, OVERSAMPLE_FACTORS, check_oversample
 
 BLOCK_SIZE_RANGE = (16, 8192)
@@ -68,6 +69,7 @@ class LiveConfig:
     crossfade_ms: float = 20.0
     audio_api: str = "portaudio"
     demo_clip: str = None
+    chain: ChainSettings = ChainSettings()
     source: str = "<defaults>"
 
     def with_models(self, *paths):
@@ -201,16 +203,11 @@ FIELD_CHECKS = {
     "crossfade_ms": lambda v, k, s: _number(v, k, s, *CROSSFADE_MS_RANGE, "ms"),
     "audio_api": _audio_api,
 }
-TOP_LEVEL_KEYS = ("model", "model_rate", "controls", "models", "demo_clip", *FIELD_CHECKS)
+TOP_LEVEL_KEYS = ("model", "model_rate", "controls", "models", "demo_clip", "chain", *FIELD_CHECKS)
 MODEL_KEYS = ("path", "model_rate", "controls")
 
 
-def _refuse_unknown(mapping, allowed, where, source):
-    for key in mapping:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key)[:100], allowed, n=1) if isinstance(key, str) else []
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{source}: unknown key {where}{quote(key)}{hint}; valid keys: {', '.join(allowed)}")
+_refuse_unknown = refuse_unknown  # the name engine.dsp.settings and older code import
 
 
 def _model_entry(value, key, source, base):
@@ -275,6 +272,7 @@ def parse_config(document, source="<config>", base_directory="."):
     fields = {key: check(document[key], key, source) for key, check in FIELD_CHECKS.items() if key in document}
     if document.get("demo_clip") is not None:
         fields["demo_clip"] = _path(document["demo_clip"], "demo_clip", source, base_directory)
+    fields["chain"] = parse_chain(document.get("chain"), source, base_directory)  # the stages around the model
     return LiveConfig(models=tuple(entries), source=source, **fields)
 
 

@@ -7,6 +7,7 @@ built-in exception a Python caller would naturally catch (``ValueError`` for bad
 """
 
 
+import difflib
 import math
 import reprlib
 
@@ -60,6 +61,32 @@ def quote(value, limit=QUOTE_CHARS):
     except Exception:  # a repr that fails must not replace the error being reported
         text = f"a value of type {type(value).__name__}"
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def refuse_unknown(mapping, allowed, where, source):
+    """Raise a ConfigError for the first key of ``mapping`` not in ``allowed``, with a did-you-mean.
+
+    Parameters
+    ----------
+    mapping : dict
+        The keys a file (or a call) gave.
+    allowed : sequence of str
+        The valid keys, listed in the message in this order.
+    where : str
+        Where the mapping sits, with a trailing space: ``""`` for the top level, ``"in chain.eq: "``.
+    source : str
+        The file (or caller) named at the start of the message.
+
+    Raises
+    ------
+    ConfigError
+        ``<source>: unknown key <where>'tremble_db' (did you mean 'treble_db'?); valid keys: ...``.
+    """
+    for key in mapping:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key)[:100], allowed, n=1) if isinstance(key, str) else []
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{source}: unknown key {where}{quote(key)}{hint}; valid keys: {', '.join(allowed)}")
 
 
 class EngineError(Exception):

@@ -33,7 +33,8 @@ class RenderReport:
     """What a render did: frames written, the rate and ratio it ran at, clipped samples, the subtype
     written, the output samples that were not finite (written as 0), and the method that ran (which
     the stability check may have chosen in place of the requested one). ``state_resets``: how often
-    the kernels restarted a channel after its network produced a non-finite value (Processor.repairs)."""
+    the kernels restarted a channel after its network produced a non-finite value (Processor.repairs).
+    ``chain``: the stages that ran, e.g. "gate → model → eq → cabinet" ("model" without a chain)."""
 
     frames: int
     sample_rate: float
@@ -45,6 +46,7 @@ class RenderReport:
     state_resets: int = 0
     interpolation: str = ""
     requested_interpolation: str = ""
+    chain: str = "model"
     oversample: int = 1
     latency: int = 0
 
@@ -59,7 +61,7 @@ class RenderTerminated(KeyboardInterrupt):
 
 
 def render_file(model, input_path, output_path, interpolation="linear", controls=None, force=False,
-                progress=None, oversample=1):
+                progress=None, oversample=1, chain=None):
     """Process an audio file through a model and write the result.
 
     Parameters
@@ -80,6 +82,11 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
         Processor's ``oversample`` (1, 2 or 4). A processor with latency (``resample``,
         ``oversample`` > 1) has it compensated: the output starts with the response to the first
         input frame and has as many frames as the input (the tail is flushed with silence).
+    chain : ChainSettings, optional
+        Stages around the model (engine.chain_settings): each channel runs through its own
+        engine.Chain, exactly as ``Chain.from_settings(model, rate, chain).process`` does (the
+        chain's latency is the model's, compensated the same way). None, or a chain of the
+        model alone: the Processor by itself.
 
     Returns
     -------
@@ -96,6 +103,10 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
         If ``controls`` is given for a model without knobs, or is invalid for the model.
     SampleRateError, ArgumentError
         From the Processor.
+    ConfigError
+        An EQ frequency of ``chain`` at or above the file's Nyquist frequency.
+    AudioFileError
+        Also: the chain's IR file is not a usable impulse response.
     RenderTerminated
         If SIGTERM arrives during the render (nothing is written).
     """
@@ -111,9 +122,15 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
     if info.channels > MAX_CHANNELS:
         raise AudioFileError(f"{input_path}: has {info.channels} channels; a render runs at most {MAX_CHANNELS} "
                              "(split the file into groups of channels)")
-    processor = Processor(model, sample_rate=info.samplerate, interpolation=interpolation,
-                          channels=info.channels, max_block_size=BLOCK_FRAMES, controls=knob_values(model, controls),
-                          oversample=oversample)
+    if chain is not None and chain.stages:
+        from .signal_chain import ChannelChains
+
+        processor = ChannelChains(model, info.samplerate, chain, channels=info.channels, interpolation=interpolation,
+                                  max_block_size=BLOCK_FRAMES, controls=controls, oversample=oversample)
+    else:
+        processor = Processor(model, sample_rate=info.samplerate, interpolation=interpolation,
+                              channels=info.channels, max_block_size=BLOCK_FRAMES,
+                              controls=knob_values(model, controls), oversample=oversample)
     to_drop = processor.latency  # output frames that answer no input frame (the resampler's delay)
     container, subtype = output_format(output_path, info)
     is_float = subtype in ("FLOAT", "DOUBLE")
@@ -175,7 +192,8 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
                         non_finite_samples=non_finite, state_resets=int(repairs.get("state_resets", 0)),
                         interpolation=processor.interpolation,
                         requested_interpolation=processor.requested_interpolation,
-                        oversample=processor.oversample, latency=processor.latency)
+                        oversample=processor.oversample, latency=processor.latency,
+                        chain="model" if chain is None else chain.describe())
 
 
 def _check_paths(input_path, output_path, force):

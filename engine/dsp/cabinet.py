@@ -16,31 +16,29 @@ allocation, compiles inside a ``@cfunc`` built with ``_nrt=False``),
 ``engine.dsp.convolver.reset_state(layout, state, params)`` silences it.
 """
 
-import dataclasses
-import difflib
 import math
 import os
 
 import numpy as np
 from numba import njit
 
-from ..audiofile import path_problem
-from ..errors import ArgumentError, AudioInputError, ConfigError, quote
+from ..errors import ArgumentError, AudioInputError, quote
 from ..kernels.options import JIT
 from ..rates import check_sample_rate
 from . import convolver
 from .convolver import L_RAMP_LEFT, P_DRY, P_DRY_TARGET, P_WET, P_WET_TARGET
 from .impulse import load_ir, prepare_taps
 
-#: The range of ``level_db``.
-MIN_LEVEL_DB = -60.0
-MAX_LEVEL_DB = 24.0
+# The cabinet's settings and their checks live with the other stages' (numba-free, so that reading
+# a config does not load the kernels); imported here as part of this module's interface.
+from .settings import CABINET_KEYS as CONFIG_KEYS  # noqa: F401
+from .settings import MAX_LEVEL_DB, MIN_LEVEL_DB, CabinetSettings, check_level_db, check_mix  # noqa: F401
+from .settings import validate_cabinet as settings_from_config  # noqa: F401
+
 #: How long a mix or level change ramps (linearly, in the gains), independent of the block size.
 RAMP_SECONDS = 0.005
 #: The longest max_block_size accepted (as engine.processor.MAX_BLOCK_SIZE).
 MAX_BLOCK_SIZE = 2 ** 20
-#: The keys of a cabinet stage in a config file (see :func:`settings_from_config`).
-CONFIG_KEYS = ("ir", "mix", "level_db", "normalize")
 
 
 @njit(**JIT)
@@ -58,65 +56,6 @@ def set_mix_level(layout, params, mix, level_db):
     """
     wet = mix * math.pow(10.0, level_db / 20.0)
     convolver.set_gains(layout, params, 1.0 - mix, wet)
-
-
-def check_mix(mix, name="mix"):
-    """Validate a dry/wet mix.
-
-    Parameters
-    ----------
-    mix : float
-    name : str
-        How the value is named in the message (an argument, or a config key).
-
-    Returns
-    -------
-    float
-        ``mix``, from 0 (dry) to 1 (cabinet only).
-
-    Raises
-    ------
-    ArgumentError
-        Not a finite number from 0 to 1.
-    """
-    value = _number(mix, name)
-    if not 0.0 <= value <= 1.0:
-        raise ArgumentError(f"{name} must lie from 0 (dry) to 1 (cabinet only), got {quote(mix)}")
-    return value
-
-
-def check_level_db(level_db, name="level_db"):
-    """Validate the cabinet's level.
-
-    Parameters
-    ----------
-    level_db : float
-    name : str
-        How the value is named in the message (an argument, or a config key).
-
-    Returns
-    -------
-    float
-        ``level_db``, from MIN_LEVEL_DB to MAX_LEVEL_DB.
-
-    Raises
-    ------
-    ArgumentError
-        Not a finite number in range.
-    """
-    value = _number(level_db, name)
-    if not MIN_LEVEL_DB <= value <= MAX_LEVEL_DB:
-        raise ArgumentError(f"{name} must lie from {MIN_LEVEL_DB:g} to {MAX_LEVEL_DB:g} dB, got {quote(level_db)}")
-    return value
-
-
-def _number(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ArgumentError(f"{name} must be a number, got {quote(value)}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ArgumentError(f"{name} must be a finite number, got {quote(value)}")
-    return value
 
 
 class Cabinet:
@@ -319,83 +258,3 @@ class Cabinet:
     def __repr__(self):
         return (f"Cabinet({self.source}: {len(self.ir)} taps at {self.sample_rate:g} Hz, mix {self.mix:g}, "
                 f"level {self.level_db:+g} dB, plan {self.plan})")
-
-
-@dataclasses.dataclass(frozen=True)
-class CabinetSettings:
-    """A cabinet stage as a config file describes it (validated by :func:`settings_from_config`).
-
-    ir : the IR file's resolved path; mix : 0 … 1; level_db : MIN_LEVEL_DB … MAX_LEVEL_DB;
-    normalize : bool; label : how the IR is named in messages.
-    """
-
-    ir: str
-    mix: float = 1.0
-    level_db: float = 0.0
-    normalize: bool = True
-    label: str = None
-
-
-def settings_from_config(value, source, base, key="cabinet"):
-    """Validate a config's cabinet stage: an IR path, or a mapping of :data:`CONFIG_KEYS`.
-
-    ``cabinet: ir.wav`` or ``cabinet: {ir: ir.wav, mix: 1.0, level_db: 0.0, normalize: true}``:
-    ``ir`` (required) a file path relative to the config's folder; ``mix`` 0 (dry) … 1 (default 1);
-    ``level_db`` MIN_LEVEL_DB … MAX_LEVEL_DB dB (default 0); ``normalize`` true (default: a 0 dB
-    peak magnitude response) or false (the file's own gain). The IR file itself is read when the
-    stage is prepared (Cabinet.from_settings), its errors naming ``source: key.ir``.
-
-    Parameters
-    ----------
-    value : str or dict
-        What the config holds under ``key``.
-    source : str
-        The config file, for messages.
-    base : str
-        The folder relative paths are resolved from.
-    key : str
-        Where the stage sits in the config (e.g. ``"chain.cabinet"``), for messages.
-
-    Returns
-    -------
-    CabinetSettings
-
-    Raises
-    ------
-    ConfigError
-        One line naming the key: an unknown key (with the valid ones), a missing or unreadable
-        ``ir``, a value of the wrong type or out of range.
-    """
-    def fail(name, message):
-        raise ConfigError(f"{source}: {name} {message}")
-
-    if isinstance(value, str):
-        value = {"ir": value}
-    if not isinstance(value, dict):
-        fail(key, f"must be an IR file path or a mapping with keys {', '.join(CONFIG_KEYS)}, got {quote(value)}")
-    for name in value:
-        if name not in CONFIG_KEYS:
-            close = difflib.get_close_matches(str(name)[:100], CONFIG_KEYS, n=1) if isinstance(name, str) else []
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{source}: unknown key in {key}: {quote(name)}{hint}; valid keys: {', '.join(CONFIG_KEYS)}")
-    if "ir" not in value:
-        fail(key, "needs an ir key (the impulse response file, relative to this file)")
-    path = value["ir"]
-    if not isinstance(path, str) or not path.strip():
-        fail(f"{key}.ir", f"must be a file path, got {quote(path)}")
-    resolved = os.path.normpath(os.path.join(base, os.path.expanduser(path)))
-    problem = path_problem(resolved)
-    if problem is not None:
-        fail(f"{key}.ir", f"names {quote(path)}, which {problem} (resolved to {resolved})")
-    checked = {}
-    for name, check in (("mix", check_mix), ("level_db", check_level_db)):
-        if name in value:
-            try:
-                checked[name] = check(value[name], f"{key}.{name}")
-            except ArgumentError as exc:
-                raise ConfigError(f"{source}: {exc}") from None
-    if "normalize" in value:
-        if not isinstance(value["normalize"], bool):
-            fail(f"{key}.normalize", f"must be true or false, got {quote(value['normalize'])}")
-        checked["normalize"] = value["normalize"]
-    return CabinetSettings(ir=resolved, label=f"{source}: {key}.ir {path}", **checked)

@@ -1,4 +1,4 @@
-"""The noise gate's and the EQ's parameters: names, units, defaults, ranges, and their validation.
+"""The stages' parameters (noise gate, EQ, cabinet): names, units, defaults, ranges, and their validation.
 
 One place for the checks, so the config loader (a ``chain:`` entry), the Python classes' ``set``
 methods and the live controls all refuse the same values with the same one-line
@@ -11,15 +11,22 @@ methods and the live controls all refuse the same values with the same one-line
 Each stage is described by a table of :class:`Parameter` rows (GATE_PARAMETERS, EQ_PARAMETERS):
 the documentation (configs/README.md), the validation and the defaults all read it. A validated
 stage is a frozen dataclass (:class:`GateSettings`, :class:`EqSettings`) whose fields are those
-keys, in float.
+keys, in float. The cabinet's keys (an IR file, a mix, a level, a flag) are checked by
+:func:`validate_cabinet` into :class:`CabinetSettings`; the IR file itself is read when the stage
+is prepared (engine.dsp.cabinet.Cabinet.from_settings).
+
+Nothing here imports numba or numpy: reading a config never loads the kernels.
 """
 
 import dataclasses
 import math
+import numbers
+import os
 from dataclasses import dataclass
 
-from ..config import _refuse_unknown
-from ..errors import ConfigError, SampleRateError, quote
+from ..audiofile import path_problem
+from ..errors import ArgumentError, ConfigError, SampleRateError, quote
+from ..errors import refuse_unknown as _refuse_unknown
 
 #: The sample rates a stage can be prepared at (as engine.config's sample_rate key).
 SAMPLE_RATE_RANGE = (8000.0, 768000.0)
@@ -278,3 +285,150 @@ def parameters_markdown(parameters):
     for p in parameters:
         rows.append(f"| `{p.key}` | {p.unit or '–'} | {p.default:g} | {p.low:g} … {p.high:g} | {p.meaning} |")
     return "\n".join(rows) + "\n"
+
+
+# ---- the cabinet (engine.dsp.cabinet) --------------------------------------------------------
+
+#: The range of the cabinet's ``level_db``.
+MIN_LEVEL_DB = -60.0
+MAX_LEVEL_DB = 24.0
+#: The keys of a cabinet stage in a config file (see :func:`validate_cabinet`).
+CABINET_KEYS = ("ir", "mix", "level_db", "normalize")
+
+
+def check_mix(mix, name="mix"):
+    """Validate a dry/wet mix.
+
+    Parameters
+    ----------
+    mix : float
+    name : str
+        How the value is named in the message (an argument, or a config key).
+
+    Returns
+    -------
+    float
+        ``mix``, from 0 (dry) to 1 (cabinet only).
+
+    Raises
+    ------
+    ArgumentError
+        Not a finite number from 0 to 1.
+    """
+    value = _number(mix, name)
+    if not 0.0 <= value <= 1.0:
+        raise ArgumentError(f"{name} must lie from 0 (dry) to 1 (cabinet only), got {quote(mix)}")
+    return value
+
+
+def check_level_db(level_db, name="level_db"):
+    """Validate the cabinet's level.
+
+    Parameters
+    ----------
+    level_db : float
+    name : str
+        How the value is named in the message (an argument, or a config key).
+
+    Returns
+    -------
+    float
+        ``level_db``, from MIN_LEVEL_DB to MAX_LEVEL_DB.
+
+    Raises
+    ------
+    ArgumentError
+        Not a finite number in range.
+    """
+    value = _number(level_db, name)
+    if not MIN_LEVEL_DB <= value <= MAX_LEVEL_DB:
+        raise ArgumentError(f"{name} must lie from {MIN_LEVEL_DB:g} to {MAX_LEVEL_DB:g} dB, got {quote(level_db)}")
+    return value
+
+
+def _number(value, name):
+    # numbers.Real: int, float and numpy's integer and floating scalars (numpy registers them)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ArgumentError(f"{name} must be a number, got {quote(value)}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ArgumentError(f"{name} must be a finite number, got {quote(value)}")
+    return value
+
+
+@dataclass(frozen=True)
+class CabinetSettings:
+    """A cabinet stage as a config file describes it (validated by :func:`validate_cabinet`).
+
+    ir : the IR file's resolved path; mix : 0 … 1; level_db : MIN_LEVEL_DB … MAX_LEVEL_DB;
+    normalize : bool; label : how the IR is named in messages.
+    """
+
+    ir: str
+    mix: float = 1.0
+    level_db: float = 0.0
+    normalize: bool = True
+    label: str = None
+
+
+def validate_cabinet(value, source, base, key="cabinet"):
+    """Validate a config's cabinet stage: an IR path, or a mapping of :data:`CABINET_KEYS`.
+
+    (engine.dsp.cabinet calls it ``settings_from_config``.)
+
+    ``cabinet: ir.wav`` or ``cabinet: {ir: ir.wav, mix: 1.0, level_db: 0.0, normalize: true}``:
+    ``ir`` (required) a file path relative to the config's folder; ``mix`` 0 (dry) … 1 (default 1);
+    ``level_db`` MIN_LEVEL_DB … MAX_LEVEL_DB dB (default 0); ``normalize`` true (default: a 0 dB
+    peak magnitude response) or false (the file's own gain). The IR file itself is read when the
+    stage is prepared (Cabinet.from_settings), its errors naming ``source: key.ir``.
+
+    Parameters
+    ----------
+    value : str or dict
+        What the config holds under ``key``.
+    source : str
+        The config file, for messages.
+    base : str
+        The folder relative paths are resolved from.
+    key : str
+        Where the stage sits in the config (e.g. ``"chain.cabinet"``), for messages.
+
+    Returns
+    -------
+    CabinetSettings
+
+    Raises
+    ------
+    ConfigError
+        One line naming the key: an unknown key (with the valid ones), a missing or unreadable
+        ``ir``, a value of the wrong type or out of range.
+    """
+    def fail(name, message):
+        raise ConfigError(f"{source}: {name} {message}")
+
+    if isinstance(value, str):
+        value = {"ir": value}
+    if not isinstance(value, dict):
+        fail(key, f"must be an IR file path or a mapping with keys {', '.join(CABINET_KEYS)}, got {quote(value)}")
+    _refuse_unknown(value, CABINET_KEYS, f"in {key}: ", source)
+    if "ir" not in value:
+        fail(key, "needs an ir key (the impulse response file, relative to this file)")
+    path = value["ir"]
+    if not isinstance(path, str) or not path.strip():
+        fail(f"{key}.ir", f"must be a file path, got {quote(path)}")
+    resolved = os.path.normpath(os.path.join(base, os.path.expanduser(path)))
+    problem = path_problem(resolved)
+    if problem is not None:
+        fail(f"{key}.ir", f"names {quote(path)}, which {problem} (resolved to {resolved})")
+    checked = {}
+    for name, check in (("mix", check_mix), ("level_db", check_level_db)):
+        if name in value:
+            try:
+                checked[name] = check(value[name], f"{key}.{name}")
+            except ArgumentError as exc:
+                raise ConfigError(f"{source}: {exc}") from None
+    if "normalize" in value:
+        if not isinstance(value["normalize"], bool):
+            fail(f"{key}.normalize", f"must be true or false, got {quote(value['normalize'])}")
+        checked["normalize"] = value["normalize"]
+    return CabinetSettings(ir=resolved, label=f"{source}: {key}.ir {path}", **checked)
