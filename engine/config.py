@@ -78,9 +78,19 @@ class LiveConfig:
         return dataclasses.replace(self, models=entries)
 
     def replace(self, **changes):
-        """A copy with ``changes`` applied, each validated as if it came from the file."""
+        """A copy with ``changes`` applied, each validated as if it came from the file.
+
+        ``chain`` takes a ChainSettings (engine.chain_settings: parse_chain makes one from a
+        config's ``chain:`` mapping; ``ChainSettings()`` is the model alone).
+        """
         checked = {}
         for key, value in changes.items():
+            if key == "chain":
+                if not isinstance(value, ChainSettings):
+                    raise ConfigError(f"{self.source}: chain must be a ChainSettings (engine.chain_settings), "
+                                      f"got {type(value).__name__}")
+                checked[key] = value
+                continue
             checked[key] = FIELD_CHECKS[key](value, key, self.source)
         return dataclasses.replace(self, **checked)
 

@@ -215,8 +215,8 @@ def _clean_up_after(name):
 
 @pytest.fixture(scope="module")
 def offline_demo():
-    """The demo clip with run_virtual's lead-in, at 48 kHz, through the shipped model offline (plain Processor)."""
-    from engine import Processor, load_model
+    """The demo clip with run_virtual's lead-in, at 48 kHz, through the shipped chain offline (engine.Chain)."""
+    import engine
     from engine.config import load_config
     from engine.resample import resample
 
@@ -225,11 +225,8 @@ def offline_demo():
     rate = 48000
     clip, clip_rate = soundfile.read(config.demo_clip, dtype="float32")
     signal_ = np.concatenate([np.zeros(int(LEAD_IN_SECONDS * rate), np.float32), resample(clip, clip_rate, rate)])
-    processor = Processor(load_model(config.models[0].path), sample_rate=rate, interpolation=config.interpolation)
-    if processor.model.num_controls:
-        processor.set_controls(list(config.models[0].controls) or [0.5] * processor.model.num_controls)
-    expected = processor.process(signal_)[int(LEAD_IN_SECONDS * rate):]
-    # The chain is then exactly the model: the limiter (ceiling -0.3 dBFS) never acts.
+    expected = engine.Chain.from_config(config, sample_rate=rate).process(signal_)[int(LEAD_IN_SECONDS * rate):]
+    # The live chain is then exactly the offline one: the limiter (ceiling -0.3 dBFS) never acts.
     assert np.max(np.abs(expected)) < 10 ** (-0.3 / 20)
     return expected, rate
 
