@@ -24,10 +24,12 @@ from .errors import (ArgumentError, AudioFileError, AudioInputError, Concurrency
                      DeviceError, EngineError, ModelFileError, SampleRateError, StabilityWarning, UnsupportedModelError)
 
 _LAZY = {"load_model": "formats", "Model": "model", "Processor": "processor", "INTERPOLATIONS": "delay",
-         "LiveSession": "live", "Chain": "signal_chain"}
+         "LiveSession": "live", "Chain": "signal_chain", "load_config": "config"}
+#: Submodules reachable as attributes after a plain ``import engine`` (engine.config.load_config, ...).
+_SUBMODULES = ("config", "live", "dsp", "evaluate", "render", "auto", "testing")
 
 __all__ = [
-    "load_model", "Model", "Processor", "Chain", "INTERPOLATIONS", "LiveSession",
+    "load_model", "load_config", "Model", "Processor", "Chain", "INTERPOLATIONS", "LiveSession",
     "EngineError", "ArgumentError", "ModelFileError", "UnsupportedModelError", "SampleRateError", "AudioInputError",
     "ControlError", "ConfigError", "AudioFileError", "DeviceError", "ConcurrencyError", "StabilityWarning",
 ]
@@ -39,6 +41,8 @@ def __getattr__(name):
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value  # later lookups skip this function
         return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

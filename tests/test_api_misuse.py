@@ -227,3 +227,15 @@ def test_the_caps_hold_the_engines_own_uses_and_are_usable(tmp_path):
     at_cap = engine.Processor(model, sample_rate=44100, max_block_size=MAX_BLOCK_SIZE, channels=MAX_CHANNELS)
     x = np.zeros((16, MAX_CHANNELS), np.float32)
     assert np.all(np.isfinite(at_cap.process(x)))
+
+
+def test_submodules_and_load_config_are_reachable_from_a_plain_import_engine():
+    """``import engine`` then ``engine.config.load_config`` (and engine.load_config) work, as a user types them."""
+    import subprocess
+    import sys
+
+    code = ("import engine; c = engine.config.load_config('configs/guitar.yaml'); "
+            "assert engine.load_config is engine.config.load_config; print(c.chain.order)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "model" in result.stdout

@@ -378,3 +378,19 @@ def test_server_going_away_mid_run_stops_with_an_error_and_never_hangs(jack_at):
     assert process.returncode == 1, rest  # a DeviceError (engine/cli/__init__.py)
     assert "the device or audio server went away" in rest
     assert time.monotonic() - killed_at < 15
+
+
+def test_engine_live_as_a_native_jack_client_on_a_running_server_and_without_one(jack_at):
+    """engine-live --audio-api jack: on the server it connects to the physical ports; with none, one line."""
+    server = jack_at(48000)
+    config = str(REPO / "configs/guitar.yaml")
+    result = run_cli("--config", config, "--audio-api", "jack", "--duration", "2", env=server.environment())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "on JACK client 'engine' at 48000 Hz" in result.stdout, result.stdout
+    assert "chain: gate → model → eq → cabinet" in result.stdout, result.stdout
+    assert "Traceback" not in result.stderr
+    absent = run_cli("--config", config, "--audio-api", "jack", "--duration", "1",
+                     env={"JACK_DEFAULT_SERVER": f"no-such-server-{os.getpid()}", "JACK_NO_START_SERVER": "1"})
+    assert absent.returncode == 1
+    lines = absent.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot connect to a JACK server" in lines[0], absent.stderr

@@ -40,8 +40,9 @@ def live_main(argv=None):
     parser.add_argument("--output-device", type=_device_spec, metavar="D", help="output device only")
     parser.add_argument("--rate", type=rate_argument, metavar="HZ", help="sample rate (default: the config's, else the device's)")
     parser.add_argument("--audio-api", choices=("portaudio", "jack"),
-                        help="portaudio (any audio API) or jack: a native JACK client, its ports connected to the "
-                             "physical ports or those of the JACK client --device names (overrides the config)")
+                        help="portaudio (any audio API; the default, unless the config says audio_api: jack) or "
+                             "jack: a native JACK client, its ports connected to the physical ports or to those of "
+                             "the JACK client --device names (--virtual always runs the native client)")
     parser.add_argument("--block-size", type=int, metavar="N",
                         help="frames per audio callback (with --virtual also the JACK server's period)")
     parser.add_argument("--duration", type=float, metavar="S",
@@ -117,8 +118,10 @@ def _live(args, parser, stop):
         return result["code"]
 
     session = live.LiveSession(config).open()
-    print(f"engine-live: {session.describe_model()} on {session.stream.device} at {session.sample_rate:g} Hz, "
-          f"block {session.block_size}; keys: b bypass, 1-{len(session.chain.processors)} model, q quit")
+    where = (f"JACK client {session.stream.name!r}" if config.audio_api == "jack" else f"{session.stream.device}")
+    print(f"engine-live: {session.describe_model()} on {where} at {session.sample_rate:g} Hz, "
+          f"block {session.block_size}; chain: {' → '.join(config.chain.order)}; keys: b bypass, "
+          f"1-{len(session.chain.processors)} model, [ ] select a control, - = turn it, q quit")
     stop.listening = True
     with live.KeyReader() as keys:
         code = session.run(duration=args.duration, keys=keys, stop_event=stop)

@@ -25,12 +25,14 @@ loaded into the process's global symbol table (``load_libjack``), so the code st
 import ctypes
 import ctypes.util
 import re
+import shutil
 
 import numpy as np
 from numba import cfunc, types
 
 from ..errors import DeviceError
 from .callback import CALLBACK_OPTIONS, _as_voidptr, address, callback_body, view
+from .quiet import quiet_stderr
 from .shared import INPUT_OVERFLOW, OUTPUT_UNDERFLOW
 
 JACK_INSTALL_HINT = "install the Debian package jackd2 (or PipeWire's JACK) and start a JACK server"
@@ -226,14 +228,16 @@ class JackStream:
         status = ctypes.c_int(0)
         options = JACK_NO_START_SERVER | (JACK_SERVER_NAME if server else 0) | (JACK_USE_EXACT_NAME if exact_name else 0)
         extra = (ctypes.c_char_p(server.encode()),) if server else ()
-        client = lib.jack_client_open(ctypes.c_char_p(client_name.encode()), ctypes.c_int(options),
-                                      ctypes.byref(status), *extra)
+        with quiet_stderr():  # libjack prints every failed connection attempt; the error below says it once
+            client = lib.jack_client_open(ctypes.c_char_p(client_name.encode()), ctypes.c_int(options),
+                                          ctypes.byref(status), *extra)
         if not client:
             where = f"JACK server {server!r}" if server else "a JACK server"
             if exact_name and status.value & 0x10:  # JackNameNotUnique
                 raise DeviceError(f"{where} already has a client named {client_name!r}")
-            raise DeviceError(f"cannot connect to {where} (status 0x{status.value:x}): is it running? "
-                              f"{JACK_INSTALL_HINT}")
+            hint = ("start one (e.g. jackd -d alsa -r 48000 -p 128), pick another audio_api, or run engine-live "
+                    "--virtual" if shutil.which("jackd") else JACK_INSTALL_HINT)
+            raise DeviceError(f"cannot connect to {where} (status 0x{status.value:x}): is it running? {hint}")
         self._lib, self._client, self.chain = lib, client, None
         self._active = False
         self.closed = False

@@ -289,9 +289,10 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
             print(text, file=status_stream, flush=True)
 
     server = JackDummyServer(rate, period)
+    stages = " → ".join(config.chain.order) if getattr(config, "chain", None) is not None else "model"
     say(f"virtual interface: JACK dummy server {server.name!r} at {rate} Hz, period {period} (the block size), "
         f"the engine a native JACK client; playing {os.path.basename(config.demo_clip)} ({len(clip) / rate:.1f} s) "
-        f"through the engine")
+        f"through the chain: {stages}")
     # Compile the chain's kernels for this rate and block, and the JACK callbacks, now, while
     # nothing is started that a Ctrl-C would have to stop (the session's own preparation is
     # then quick; see play_through).
@@ -354,6 +355,9 @@ def run_virtual(config, record_path, keys=None, status_stream=sys.stdout, lead_i
     result.update(lag=lag, latency_ms=latency_ms, max_error=max_error, record_path=record_path, frames=len(out))
     until = "" if len(out) == len(clip) else f", up to the stop ({result['reason']})"
     say(f"round trip (player → engine → player): {lag} frames = {latency_ms:.2f} ms at {rate} Hz, period {period}")
-    say(f"wrote {record_path}: {len(out) / rate:.2f} s at {rate} Hz{until} (JACK round trip of {lag} frames trimmed); "
-        f"differs from the same chain run offline by at most {max_error:.2g}; server xruns: {server_xruns}")
+    lost = (f" (each xrun lost a JACK cycle of audio: from the first one on, the recording cannot equal offline "
+            f"processing and is shorter than the time played)" if server_xruns else "")
+    say(f"wrote {record_path}: {len(out) / rate:.2f} s at {rate} Hz{until} (the {lead_in_seconds:g} s lead-in and the "
+        f"JACK round trip of {lag} frames trimmed); differs from the same chain run offline by at most "
+        f"{max_error:.2g}; server xruns: {server_xruns}{lost}")
     return result
