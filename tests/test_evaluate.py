@@ -101,3 +101,19 @@ def test_the_lstm40_set_meets_the_published_gap_and_the_committed_report_is_curr
     for rate, values in gaps.items():
         assert min(values) >= 0, (rate, values)
         assert np.mean(values) >= 12.0, (rate, values)
+
+
+def test_engine_eval_recommends_this_models_best_read_and_says_how_close_auto_came():
+    from engine.cli.eval import recommendation
+    from engine.evaluate import Score
+
+    def score(method, snr, ran=None, rate=48000.0, latency=0):
+        return Score("m", 44100.0, rate, rate / 44100.0, method, ran or method, snr, latency=latency)
+
+    scores = [score("linear", 40.0), score("cubic", 55.0), score("lagrange5", 61.5), score("allpass", 70.0, "naive"),
+              score("auto", 61.5, "lagrange5"), score("resample", 80.0, latency=48), score("cubic", 66.0, rate=96000.0)]
+    lines = recommendation(scores)
+    # The allpass was replaced by naive (unstable there): not a read that can be recommended.
+    assert lines[0] == ("at 48000 Hz: best read on this clip lagrange5 (61.5 dB); auto picked lagrange5 (+0.0 dB); "
+                        "resample 80.0 dB with 48 samples of latency — use interpolation: auto live")
+    assert lines[1] == "at 96000 Hz: best read on this clip cubic (66.0 dB)"

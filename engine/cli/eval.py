@@ -108,6 +108,8 @@ def eval_main(argv=None):
         print(format_aliasing_table(asr))
     if any(s.method == AUTO for s in scores):
         print(f"{AUTO} (xxx): the method auto chose on its probe (engine-info MODEL --rate HZ lists the probe's scores)")
+    for line in recommendation(scores):
+        print(line)
     if args.csv:
         write_output(lambda: write_csv(args.csv, scores), args.csv, "--csv")
         print(f"wrote {args.csv}")
@@ -128,3 +130,33 @@ def eval_main(argv=None):
             write_output(lambda: aliasing_plot(asr, rates[0], path), path, "--plots")
             print(f"wrote {path}")
     return 0
+
+
+def recommendation(scores):
+    """What to run, from the scores measured: per rate, the best zero-latency read and what auto picked.
+
+    No fixed read is best for every model (README, "interpolation auto"), so the advice is this
+    model's own: the best state read on this clip, and auto's pick and its distance from it.
+
+    Returns
+    -------
+    list of str
+    """
+    from ..methods import STATE_READS
+
+    lines = []
+    for rate in dict.fromkeys(s.rate for s in scores):
+        at_rate = [s for s in scores if s.rate == rate and s.oversample == 1]
+        reads = [s for s in at_rate if s.method in STATE_READS and s.ran == s.method]
+        if not reads:
+            continue
+        best = max(reads, key=lambda s: s.snr_db)
+        line = f"at {rate:g} Hz: best read on this clip {best.method} ({best.snr_db:.1f} dB)"
+        auto = [s for s in at_rate if s.method == AUTO]
+        if auto:
+            line += f"; auto picked {auto[0].ran} ({auto[0].snr_db - best.snr_db:+.1f} dB)"
+        resampled = [s for s in at_rate if s.method == "resample"]
+        if resampled:
+            line += (f"; resample {resampled[0].snr_db:.1f} dB with {resampled[0].latency} samples of latency")
+        lines.append(line + (" — use interpolation: auto live" if auto else ""))
+    return lines
