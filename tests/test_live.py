@@ -253,7 +253,7 @@ def test_hot_swap_and_bypass_stay_within_what_the_crossfade_allows(request):
     # Before the switch, model A exactly; while bypassed (after its fade), exactly the input.
     assert np.max(np.abs(produced[:switched] - a[:switched])) <= 1e-5
     assert np.array_equal(produced[bypassed + n:resumed], received[bypassed + n:resumed])
-    # (End to end through the player is the default-model test's: here, in 2 of 16 runs that no
+    # (End to end through the player is the default-model test's: here, twice in about 15 runs that no
     # client was late in, the player's recording differed from the callback's output, which the
     # capture checks above show to be right; not yet explained, see the closing notes of session 4.)
     assert len(recording) > 4 * rate
