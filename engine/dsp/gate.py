@@ -79,9 +79,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ..errors import ArgumentError
 from ..kernels.options import INLINE, JIT
-from .blocks import input_block, output_block
+from .blocks import run_stage
 from .settings import GATE_PARAMETERS, GateSettings, checked_sample_rate, replaced, validate_gate
 
 GP_RATE = 0
@@ -314,22 +313,7 @@ class NoiseGate:
         AudioInputError
             If x or out is not a float32 mono block.
         """
-        if out is not None and self.sample_rate is not None:
-            # The common case without a single check in Python (~1 µs less per call): numba's
-            # dispatcher matches the one compiled signature (1-D C-contiguous writeable float32
-            # arrays) and raises TypeError for anything else, which then gets the checks below.
-            try:
-                if len(out) == len(x):
-                    gate_block(x, out, len(x), self.params, self.state)
-                    return out
-            except TypeError:
-                pass
-        if self.sample_rate is None:
-            raise ArgumentError("NoiseGate.process: call prepare(sample_rate) first")
-        x = input_block(x)
-        y = output_block(out, len(x))
-        gate_block(x, y, len(x), self.params, self.state)
-        return y
+        return run_stage(gate_block, x, out, self.params, self.state, self.sample_rate is not None, "NoiseGate.process")
 
     def set(self, **changes):
         """Change settings; they take effect at the next block.
