@@ -383,11 +383,14 @@ def test_with_the_gil_held_for_half_a_second_the_compiled_callback_keeps_time_an
         assert result["held"]["total"] == 0 and result["held"]["lost_frames"] == 0, result["held"]
         assert result["breaks"] == 0, f"the sine the callback received has {result['breaks']} broken frames"
     else:
-        # The machine stalled in every attempt: the engine was still late about as often as the
-        # C client in the same server cycles, not hundreds of times more (the Python callback:
-        # ~187 times per hold against a handful), and kept running through the holds.
+        # The machine stalled in every attempt. A callback that needs the GIL is late in nearly
+        # every cycle of every hold (~187 per hold, see the next test); the compiled one may be
+        # late in a few more of the stalled cycles than the C client (a PortAudio client is,
+        # under load, measured in benchmarks/live_xruns.py), but in no more than a tenth of the
+        # held cycles beyond them, and it kept running through the holds.
         print("every attempt had machine stalls: the weaker check applies")
-        assert late["engine"] <= 1.5 * late["c_client"] + 3, late
+        held_cycles = len(result["during"]) * result["expected_during"]
+        assert late["engine"] <= late["c_client"] + 0.1 * held_cycles, (late, held_cycles)
         assert min(result["during"]) >= 0.5 * result["expected_during"], result["during"]
     assert result["sine_frames"] > 3.5 * RATE
     # What it played equals offline processing of what it received (≥ 80 dB; in practice bit-exact).
@@ -405,7 +408,9 @@ def test_the_same_gil_test_fails_against_a_python_callback(jack_server):
     held = result["held"]
     assert held["timing_gaps"] >= 3 and held["lost_frames"] >= 3 * 0.8 * 0.5 * RATE, held
     assert result["breaks"] > 0
-    assert result["late"]["engine"] > result["late"]["c_client"] + 100, result["late"]
+    # ... and so does the weaker check the compiled callback must pass on a stalling machine.
+    held_cycles = len(result["during"]) * result["expected_during"]
+    assert result["late"]["engine"] > result["late"]["c_client"] + 0.1 * held_cycles, (result["late"], held_cycles)
 
 
 def test_switch_bypass_knobs_and_gains_through_the_api_apply_at_the_next_block_and_equal_offline(jack_server):
