@@ -22,11 +22,12 @@ import yaml
 
 from .audiofile import path_problem
 from .chain_settings import ChainSettings, parse_chain
+from .control_table import GAIN_DB_RANGE
 from .errors import QUOTE_CHARS, ArgumentError, ConfigError, quote, refuse_unknown  # noqa: F401  (QUOTE_CHARS: documented here)
+from .midi_settings import MidiSettings, parse_midi
 from .methods import CHOICES, DEFAULT_INTERPOLATION, OVERSAMPLE_FACTORS, check_oversample
 
 BLOCK_SIZE_RANGE = (16, 8192)
-GAIN_DB_RANGE = (-60.0, 40.0)
 SAMPLE_RATE_RANGE = (8000.0, 768000.0)
 CROSSFADE_MS_RANGE = (1.0, 1000.0)
 CONTROL_RANGE = (0.0, 1.0)
@@ -70,6 +71,7 @@ class LiveConfig:
     audio_api: str = "portaudio"
     demo_clip: str = None
     chain: ChainSettings = ChainSettings()
+    midi: MidiSettings = None
     source: str = "<defaults>"
 
     def with_models(self, *paths):
@@ -81,13 +83,20 @@ class LiveConfig:
         """A copy with ``changes`` applied, each validated as if it came from the file.
 
         ``chain`` takes a ChainSettings (engine.chain_settings: parse_chain makes one from a
-        config's ``chain:`` mapping; ``ChainSettings()`` is the model alone).
+        config's ``chain:`` mapping; ``ChainSettings()`` is the model alone); ``midi`` a
+        MidiSettings or None (engine.midi_settings.parse_midi).
         """
         checked = {}
         for key, value in changes.items():
             if key == "chain":
                 if not isinstance(value, ChainSettings):
                     raise ConfigError(f"{self.source}: chain must be a ChainSettings (engine.chain_settings), "
+                                      f"got {type(value).__name__}")
+                checked[key] = value
+                continue
+            if key == "midi":
+                if value is not None and not isinstance(value, MidiSettings):
+                    raise ConfigError(f"{self.source}: midi must be a MidiSettings (engine.midi_settings) or None, "
                                       f"got {type(value).__name__}")
                 checked[key] = value
                 continue
@@ -213,7 +222,7 @@ FIELD_CHECKS = {
     "crossfade_ms": lambda v, k, s: _number(v, k, s, *CROSSFADE_MS_RANGE, "ms"),
     "audio_api": _audio_api,
 }
-TOP_LEVEL_KEYS = ("model", "model_rate", "controls", "models", "demo_clip", "chain", *FIELD_CHECKS)
+TOP_LEVEL_KEYS = ("model", "model_rate", "controls", "models", "demo_clip", "chain", "midi", *FIELD_CHECKS)
 MODEL_KEYS = ("path", "model_rate", "controls")
 
 
@@ -283,6 +292,7 @@ def parse_config(document, source="<config>", base_directory="."):
     if document.get("demo_clip") is not None:
         fields["demo_clip"] = _path(document["demo_clip"], "demo_clip", source, base_directory)
     fields["chain"] = parse_chain(document.get("chain"), source, base_directory)  # the stages around the model
+    fields["midi"] = parse_midi(document.get("midi"), source)
     return LiveConfig(models=tuple(entries), source=source, **fields)
 
 

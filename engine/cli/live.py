@@ -34,6 +34,9 @@ def live_main(argv=None):
     )
     parser.add_argument("--config", metavar="FILE", help="YAML configuration (see configs/README.md)")
     parser.add_argument("--list-devices", action="store_true", help="list the audio devices PortAudio sees and exit")
+    parser.add_argument("--list-midi", nargs="?", const="auto", choices=("auto", "alsa", "jack"), metavar="API",
+                        help="list the MIDI sources a config's midi.port can name and exit (API: alsa, jack or "
+                             "auto, the platform's default; needs the midi extra)")
     parser.add_argument("--device", type=_device_spec, metavar="D",
                         help="input and output device: an index or part of its name (overrides the config)")
     parser.add_argument("--input-device", type=_device_spec, metavar="D", help="input device only")
@@ -82,8 +85,13 @@ def _live(args, parser, stop):
     if args.list_devices:
         print(live.list_devices())
         return 0
+    if args.list_midi:
+        from ..live.midi import list_midi_inputs, resolve_api
+
+        print(list_midi_inputs(resolve_api(args.list_midi, None)))
+        return 0
     if not args.config:
-        parser.error("--config FILE is required (or --list-devices)")
+        parser.error("--config FILE is required (or --list-devices, --list-midi)")
     from ..config import load_config
 
     config = load_config(args.config)
@@ -122,6 +130,9 @@ def _live(args, parser, stop):
     print(f"engine-live: {session.describe_model()} on {where} at {session.sample_rate:g} Hz, "
           f"block {session.block_size}; chain: {' → '.join(config.chain.order)}; keys: b bypass, "
           f"1-{len(session.chain.processors)} model, [ ] select a control, - = turn it, q quit")
+    if session.midi is not None:
+        print(f"engine-live: MIDI from {session.midi.port_name}: "
+              + ", ".join(f"cc {m.cc} → {m.control}" for m in session.midi.settings.mappings))
     stop.listening = True
     with live.KeyReader() as keys:
         code = session.run(duration=args.duration, keys=keys, stop_event=stop)

@@ -11,34 +11,21 @@ boundary; a value is kept inside its range (a step past the end stops at the end
 
 from dataclasses import dataclass
 
+from ..control_table import STAGE_CONTROLS, ControlSpec, control_spec, knob_spec
 from ..errors import ControlError
 from .shared import V_CONTROLS
-
-#: (key, label, unit, step, low, high) of the stage values (LiveChain.set_stages keys).
-STAGE_CONTROLS = (
-    ("gate_threshold_db", "gate threshold", "dBFS", 2.0, -140.0, 0.0),
-    ("eq_bass_db", "bass", "dB", 1.0, -20.0, 20.0),
-    ("eq_mid_db", "mid", "dB", 1.0, -20.0, 20.0),
-    ("eq_treble_db", "treble", "dB", 1.0, -20.0, 20.0),
-    ("eq_presence_db", "presence", "dB", 1.0, -20.0, 20.0),
-    ("cabinet_mix", "cabinet mix", "", 0.05, 0.0, 1.0),
-    ("cabinet_level_db", "cabinet level", "dB", 1.0, -60.0, 24.0),
-)
-KNOB_STEP = 0.05
-GAIN_STEP_DB = 1.0
 
 
 @dataclass
 class Control:
-    """One control: what it is called, its unit, step and range, and how to read and set it."""
+    """One control: its spec (key, label, unit, step, range), and how to read and set it."""
 
-    label: str
-    unit: str
-    step: float
-    low: float
-    high: float
+    spec: ControlSpec
     get: object
     set: object
+
+    def __getattr__(self, name):  # label, unit, step, low, high, key
+        return getattr(self.spec, name)
 
 
 class LiveControls:
@@ -57,13 +44,10 @@ class LiveControls:
 
     def controls(self):
         """The controls now (the knobs follow the model playing)."""
-        from ..config import GAIN_DB_RANGE
-
         session, chain = self.session, self.session.chain
-        low, high = GAIN_DB_RANGE
-        found = [Control("input gain", "dB", GAIN_STEP_DB, low, high, lambda: chain.input_gain_db,
+        found = [Control(control_spec("input_gain_db"), lambda: chain.input_gain_db,
                          lambda v: session.set_gains(input_db=v)),
-                 Control("output gain", "dB", GAIN_STEP_DB, low, high, lambda: chain.output_gain_db,
+                 Control(control_spec("output_gain_db"), lambda: chain.output_gain_db,
                          lambda v: session.set_gains(output_db=v))]
         model = chain.incoming if chain.incoming is not None else chain.current
         count = max(chain.processors[model].model.num_controls, 0)
@@ -73,13 +57,18 @@ class LiveControls:
             return [float(v) for v in chain.shared.values[start:start + count]]
 
         for j in range(count):
-            found.append(Control(f"knob {j + 1}", "", KNOB_STEP, 0.0, 1.0, lambda j=j: knobs()[j],
+            found.append(Control(knob_spec(j + 1), lambda j=j: knobs()[j],
                                  lambda v, j=j: session.set_controls(_with(knobs(), j, v), model=model)))
-        for key, label, unit, step, low, high in STAGE_CONTROLS:
-            if getattr(chain.stages, key.split("_", 1)[0]) is not None:
-                found.append(Control(label, unit, step, low, high, lambda key=key: chain.stage_values()[key],
-                                     lambda v, key=key: session.set_stages(**{key: v})))
+        for spec in STAGE_CONTROLS:
+            if getattr(chain.stages, spec.stage) is not None:
+                found.append(Control(spec, lambda key=spec.key: chain.stage_values()[key],
+                                     lambda v, key=spec.key: session.set_stages(**{key: v})))
         return found
+
+    def control(self, key):
+        """The control named ``key`` (engine.control_table), or None where this session has none now
+        (a knob the model playing lacks, a stage the chain lacks)."""
+        return next((c for c in self.controls() if c.key == key), None)
 
     @property
     def selected(self):

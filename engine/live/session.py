@@ -90,6 +90,8 @@ class LiveSession:
         self._jack_exact_name = bool(jack_exact_name)
         self.stream = None
         self.chain = None
+        self.midi = None  # engine.live.midi.MidiInput, while open with a midi: section
+        self.midi_stats = None  # its stats() when it was closed
         self.abandoned = False
         self._reported_callbacks = 0
 
@@ -152,7 +154,7 @@ class LiveSession:
         # holds both until then; it also runs at interpreter exit, before PortAudio's own).
         self._generation = devices.portaudio_generation()
         self._finalizer = weakref.finalize(self, _close_dropped, self.stream, self.chain, self._generation)
-        return self
+        return self._open_midi()
 
     def _prepare_chain(self, rate, in_channels, out_channels):
         """The chain at ``rate`` (kept from an earlier open at the same rate), its loss detector on."""
@@ -191,6 +193,19 @@ class LiveSession:
         self.stream = stream
         self._generation = None  # not a PortAudio stream
         self._finalizer = weakref.finalize(self, _close_dropped, self.stream, self.chain, self._generation)
+        return self._open_midi()
+
+    def _open_midi(self):
+        """The config's MIDI input (``midi:``), opened once the chain exists; on failure the stream is closed."""
+        if self.config.midi is None or self.midi is not None:
+            return self
+        from .midi import MidiInput
+
+        try:
+            self.midi = MidiInput(self.config.midi, self).open()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def port_names(self):
@@ -264,6 +279,10 @@ class LiveSession:
         bool
             True if the stream closed; False if it hung or was abandoned (device or server gone).
         """
+        midi, self.midi = self.midi, None
+        if midi is not None:
+            midi.close()
+            self.midi_stats = midi.stats()  # for summary()
         if self.stream is None:
             return True
         if self._stream_gone() and not self.abandoned:
@@ -302,6 +321,11 @@ class LiveSession:
 
         While another crossfade runs, the switch waits for it to end; the latest request wins.
 
+        Returns
+        -------
+        int
+            The request's sequence number (``chain.shared.accepted_at()`` maps it to the frame it took effect).
+
         Raises
         ------
         ArgumentError
@@ -311,11 +335,11 @@ class LiveSession:
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < count:
             raise ArgumentError(f"switch: model index {index!r} does not exist; the session has {count} model(s), "
                                 f"0 to {count - 1}")
-        self._prepared().select_model(int(index))
+        return self._prepared().select_model(int(index))
 
     def bypass(self, on=True):
-        """Crossfade to the dry input (True) or back to the model (False) from the next block."""
-        self._prepared().set_bypass(bool(on))
+        """Crossfade to the dry input (True) or back to the model (False) from the next block; returns the request's seq."""
+        return self._prepared().set_bypass(bool(on))
 
     def set_controls(self, values, model=None):
         """Set the knobs of a conditioned model; a playing model ramps to them across the next block.
@@ -327,6 +351,11 @@ class LiveSession:
         model : int, optional
             0-based; the model playing (or fading in) when omitted.
 
+        Returns
+        -------
+        int
+            The request's sequence number (``chain.shared.accepted_at()`` maps it to the frame it took effect).
+
         Raises
         ------
         ControlError
@@ -336,7 +365,7 @@ class LiveSession:
             If there is no such model.
         """
         try:
-            self._prepared().set_controls(values, model=model)
+            return self._prepared().set_controls(values, model=model)
         except IndexError as exc:
             raise ArgumentError(f"set_controls: {exc}") from None
 
@@ -364,12 +393,17 @@ class LiveSession:
     def set_gains(self, input_db=None, output_db=None):
         """Set the input and/or output gain in dB (None keeps one); each ramps across the next block.
 
+        Returns
+        -------
+        int
+            The request's sequence number (``chain.shared.accepted_at()`` maps it to the frame it took effect).
+
         Raises
         ------
         ControlError
             If a gain is not a number within engine.config.GAIN_DB_RANGE.
         """
-        self._prepared().set_gains(input_db, output_db)
+        return self._prepared().set_gains(input_db, output_db)
 
     def _prepared(self):
         if self.chain is None:
@@ -482,7 +516,8 @@ class LiveSession:
                 f"in {_dbfs(peak_in)} out {_dbfs(peak_out)} | {'[bypass] ' if self.chain.bypassed else ''}"
                 f"{self.describe_model()} | R {processor.ratio:.4f} {describe_method(processor)}"
                 + (f" | muted {muted}" if muted else "")
-                + (f" | {self.control_line}" if getattr(self, "control_line", None) else ""))
+                + (f" | {self.control_line}" if getattr(self, "control_line", None) else "")
+                + (f" | {self.midi.line()}" if self.midi is not None else ""))
 
     def summary(self):
         """The closing report (a list of lines)."""
@@ -502,6 +537,10 @@ class LiveSession:
                      f"{muted['non_finite_output']} (non-finite model output, state reset)")
         if self.config.limiter:
             lines.append(f"limiter: {stats['limited_samples']} sample(s) turned down")
+        midi = self.midi.stats() if self.midi is not None else self.midi_stats
+        if midi is not None:
+            lines.append(f"MIDI ({midi['port']}): {midi['received']} control change(s), {midi['applied']} applied, "
+                         f"{midi['ignored']} not mapped, {midi['refused']} refused")
         return lines
 
     # -- the interactive loop (engine-live) --------------------------------------------------------------
