@@ -569,6 +569,15 @@ class Processor:
         (x, y: (n · channels,) float32, C-contiguous, channels interleaved)."""
         return (x, y) + self._arguments
 
+    def history(self):
+        """The recurrent state history: a read-only view (channels, slots, state values) of what the
+        kernel keeps (per slot, each recurrent layer's [h; c] or h, zero-padded to whole lanes, in
+        layer order); at rest on a constant input every slot holds the same state."""
+        slots = int(self._header[kernels.H_SLOTS])
+        view = self._hist.reshape(self.channels, slots, -1)[:, :, :self._network.state_size].view()
+        view.flags.writeable = False
+        return view
+
     def kernel_slot(self):
         """This processor's model as one tuple for the live kernel (engine.live.mixer.live_block).
 

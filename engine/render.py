@@ -24,6 +24,7 @@ import soundfile
 
 from .errors import AudioFileError, ControlError
 from .processor import MAX_CHANNELS, Processor, knob_values
+from .settle import settled
 
 BLOCK_FRAMES = 65536
 
@@ -61,7 +62,7 @@ class RenderTerminated(KeyboardInterrupt):
 
 
 def render_file(model, input_path, output_path, interpolation="linear", controls=None, force=False,
-                progress=None, oversample=1, chain=None):
+                progress=None, oversample=1, chain=None, settle=True):
     """Process an audio file through a model and write the result.
 
     Parameters
@@ -87,6 +88,11 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
         engine.Chain, exactly as ``Chain.from_settings(model, rate, chain).process`` does (the
         chain's latency is the model's, compensated the same way). None, or a chain of the
         model alone: the Processor by itself.
+    settle : bool
+        True (the default): the model starts at rest on silence (engine.settle), as engine-live
+        and engine.Chain start it, with no thump in the first milliseconds; False: at the file's
+        own initial state (zero for most formats), as the training framework starts, so the
+        output equals ``Processor(model, rate).process`` of the file.
 
     Returns
     -------
@@ -126,11 +132,13 @@ def render_file(model, input_path, output_path, interpolation="linear", controls
         from .signal_chain import ChannelChains
 
         processor = ChannelChains(model, info.samplerate, chain, channels=info.channels, interpolation=interpolation,
-                                  max_block_size=BLOCK_FRAMES, controls=controls, oversample=oversample)
+                                  max_block_size=BLOCK_FRAMES, controls=controls, oversample=oversample,
+                                  settle=settle)
     else:
-        processor = Processor(model, sample_rate=info.samplerate, interpolation=interpolation,
-                              channels=info.channels, max_block_size=BLOCK_FRAMES,
-                              controls=knob_values(model, controls), oversample=oversample)
+        knobs = knob_values(model, controls)
+        processor = Processor(settled(model, knobs) if settle else model, sample_rate=info.samplerate,
+                              interpolation=interpolation, channels=info.channels, max_block_size=BLOCK_FRAMES,
+                              controls=knobs, oversample=oversample)
     to_drop = processor.latency  # output frames that answer no input frame (the resampler's delay)
     container, subtype = output_format(output_path, info)
     is_float = subtype in ("FLOAT", "DOUBLE")

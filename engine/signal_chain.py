@@ -42,6 +42,7 @@ from .methods import DEFAULT_INTERPOLATION
 from .model import Model
 from .processor import MAX_BLOCK_SIZE, Processor
 from .rates import check_sample_rate
+from .settle import settled
 
 __all__ = ["Chain", "ChannelChains"]
 
@@ -80,6 +81,10 @@ class Chain:
         ``oversample``), when ``model`` is a Model; the chain's latency is then the pair's.
     source : str
         How the settings are named in messages (a config file's name).
+    settle : bool
+        True (the default): a Model starts, and resets, at rest on silence (engine.settle), as
+        engine-live plays it, with no thump; False: at the file's own initial state (zero for
+        most formats), as the Processor and the training framework start.
 
     Raises
     ------
@@ -98,7 +103,7 @@ class Chain:
     """
 
     def __init__(self, model, sample_rate, gate=None, eq=None, cabinet=None, order=None, max_block_size=4096,
-                 interpolation=DEFAULT_INTERPOLATION, controls=None, oversample=1, source="<Chain>"):
+                 interpolation=DEFAULT_INTERPOLATION, controls=None, oversample=1, source="<Chain>", settle=True):
         self.source = source
         _block_size(max_block_size)
         self.gate = _gate_stage(gate, source)
@@ -107,8 +112,10 @@ class Chain:
         on = {name for name in ("gate", "eq", "cabinet") if getattr(self, name) is not None}
         self.order = check_order(order, on, source, "order", ArgumentError, any_order=True)
         if isinstance(model, Model):
-            self.processor = Processor(model, sample_rate=sample_rate, interpolation=interpolation,
-                                       max_block_size=max_block_size, controls=knob_values(model, controls),
+            knobs = knob_values(model, controls)
+            # From rest on silence (engine.settle), as engine-live starts: no thump at the start.
+            self.processor = Processor(settled(model, knobs) if settle else model, sample_rate=sample_rate,
+                                       interpolation=interpolation, max_block_size=max_block_size, controls=knobs,
                                        oversample=oversample)
         elif all(callable(getattr(model, name, None)) for name in ("prepare", "reset", "process")):
             if getattr(model, "channels", 1) != 1:

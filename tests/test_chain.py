@@ -7,6 +7,7 @@ from conftest import REPO, guitar_like_signal
 from engine import Processor, load_model
 from engine.live.chain import LiveChain
 from engine.config import LiveConfig, ModelEntry
+from engine.settle import settled
 from engine.testing import exploding_model
 
 LSTM8 = REPO / "tests/fixtures/torch/lstm_1x8_in1_skip0.guitarml.json"
@@ -24,7 +25,7 @@ def test_without_limiter_or_gains_the_chain_is_the_model_on_every_output():
     chain = chain_for(LSTM8, output_channels=(1, 2))
     x = guitar_like_signal(5000, RATE)
     out = chain.render(x, in_channels=2)
-    expected = Processor(load_model(LSTM8), sample_rate=RATE).process(x)
+    expected = Processor(settled(load_model(LSTM8)), sample_rate=RATE).process(x)
     np.testing.assert_array_equal(out[:, 0], expected)
     np.testing.assert_array_equal(out[:, 1], expected)
 
@@ -37,7 +38,7 @@ def test_input_channel_and_gains_are_applied():
     outdata = np.zeros((len(x), 2), np.float32)
     for start in range(0, len(x), chain.block_size):
         chain.process(indata[start:start + chain.block_size], outdata[start:start + chain.block_size])
-    expected = Processor(load_model(LSTM8), sample_rate=RATE).process(x * np.float32(10 ** (6 / 20)))
+    expected = Processor(settled(load_model(LSTM8)), sample_rate=RATE).process(x * np.float32(10 ** (6 / 20)))
     np.testing.assert_allclose(outdata[:, 1], expected * np.float32(10 ** (-6 / 20)), rtol=1e-6, atol=1e-7)
     assert not outdata[:, 0].any()  # an output channel not listed stays silent
 
@@ -62,7 +63,7 @@ def test_non_finite_input_mutes_the_block_resets_and_recovers():
     assert chain.counters()["muted_bad_input"] == 1
     # The state was reset at that block: from the next block on, the chain equals a fresh model
     # fed the rest of the input from its initial state.
-    fresh = Processor(load_model(LSTM8), sample_rate=RATE).process(x[4 * block:])
+    fresh = Processor(settled(load_model(LSTM8)), sample_rate=RATE).process(x[4 * block:])
     np.testing.assert_array_equal(out[4 * block:], fresh)
 
 
@@ -71,7 +72,7 @@ def test_nan_arising_inside_the_network_never_reaches_the_output():
     chain = chain_for(LSTM8, models=[model])
     x = np.zeros(8 * chain.block_size, np.float32)
     x[2 * chain.block_size:3 * chain.block_size] = 0.9  # drives the state up: the head overflows to NaN
-    processor = Processor(model, sample_rate=RATE)
+    processor = Processor(settled(model), sample_rate=RATE)
     offline = processor.process(x)
     # The kernel's guard: the NaN the network makes is written as 0 and counted, never output.
     assert np.all(np.isfinite(offline))
@@ -81,7 +82,7 @@ def test_nan_arising_inside_the_network_never_reaches_the_output():
     assert chain.counters()["muted_bad_output"] >= 1
     assert not out[2 * chain.block_size:3 * chain.block_size].any()  # the block that overflowed is silent
     # Its state was reset, so the silence after it is what a fresh model makes of silence.
-    fresh = Processor(model, sample_rate=RATE).process(np.zeros(4 * chain.block_size, np.float32))
+    fresh = Processor(settled(model), sample_rate=RATE).process(np.zeros(4 * chain.block_size, np.float32))
     np.testing.assert_array_equal(out[4 * chain.block_size:], fresh)
 
 
@@ -100,8 +101,8 @@ def test_model_switch_crossfades_linearly_and_completes():
     rest = chain.render(x[4096:])[:, 0]
     out = np.concatenate([first, rest])
     assert chain.current == 1 and not chain.busy
-    a = Processor(load_model(LSTM8), sample_rate=RATE).process(x)
-    b = Processor(load_model(GRU8), sample_rate=RATE).process(x[4096:])  # B starts from reset at the switch
+    a = Processor(settled(load_model(LSTM8)), sample_rate=RATE).process(x)
+    b = Processor(settled(load_model(GRU8)), sample_rate=RATE).process(x[4096:])  # B starts from reset at the switch
     allowed, widest = crossfade_bound([a[4096:], b], n)
     assert np.abs(np.diff(out)).max() <= allowed + 1e-6 < 0.5 * widest
     # Exactly the linear fade: y = (1 − w)·a + w·b with w = (k + 1) / n for the k-th sample.
@@ -119,7 +120,7 @@ def test_bypass_fades_to_the_exact_dry_signal_and_back():
     np.testing.assert_array_equal(bypassed[chain.crossfade_samples + 1:], x[2048 + chain.crossfade_samples + 1:12048])
     chain.set_bypass(False)
     back = chain.render(x[12048:])[:, 0]
-    model = Processor(load_model(LSTM8), sample_rate=RATE).process(x)  # the model kept running while bypassed
+    model = Processor(settled(load_model(LSTM8)), sample_rate=RATE).process(x)  # the model kept running while bypassed
     np.testing.assert_array_equal(back[chain.crossfade_samples + 1:], model[12048 + chain.crossfade_samples + 1:])
 
 

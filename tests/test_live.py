@@ -34,6 +34,7 @@ import soundfile
 from conftest import REPO, guitar_like_signal
 from engine import Processor, load_model
 from engine.config import load_config
+from engine.settle import settled
 
 BLOCK = 128  # the engine's block and the JACK period
 MAX_LAG = 4 * BLOCK  # the JACK graph's round trip is two periods
@@ -153,11 +154,12 @@ def offline_chain(config, rate, signal):
 
 
 def offline(path, rate, signal, controls=(), interpolation="linear"):
-    """The plain Processor's output, with knobs set as the live chain sets them (0.5 when unset)."""
-    processor = Processor(load_model(path), sample_rate=rate, interpolation=interpolation)
-    if processor.model.num_controls:
-        processor.set_controls(list(controls) or [0.5] * processor.model.num_controls)
-    return processor.process(signal)
+    """The plain Processor's output, with knobs set as the live chain sets them (0.5 when unset), from the
+    model's rest state on silence as the live chain starts it (engine.settle)."""
+    model = load_model(path)
+    knobs = (list(controls) or [0.5] * model.num_controls) if model.num_controls else None
+    return Processor(settled(model, knobs), sample_rate=rate, interpolation=interpolation,
+                     controls=knobs).process(signal)
 
 
 def with_lead_in(x, rate):

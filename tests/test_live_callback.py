@@ -17,6 +17,7 @@ import ctypes
 import os
 import shutil
 import subprocess
+import sys
 import time
 
 import numba
@@ -30,6 +31,7 @@ from engine import ControlError, Processor, load_model
 from engine.config import LiveConfig, ModelEntry, load_config
 from engine.live import shared
 from engine.live.chain import LiveChain, db_to_gain
+from engine.settle import settled
 from engine.testing import random_model
 
 RATE = 48000
@@ -101,7 +103,7 @@ def test_the_live_callback_runs_the_resampler_pair_as_the_processor_does(setting
     model = load_model(LSTM40)
     chain = chain_with([model], **settings)
     x = guitar_like_signal(RATE, RATE, seed=5)
-    expected = Processor(model, RATE, **settings).process(x)
+    expected = Processor(settled(model), RATE, **settings).process(x)
     assert chain.processors[0].latency > 0 and np.std(expected) > 0.05
     live = chain.render(x)[:, 0]
     np.testing.assert_allclose(live, expected, rtol=0, atol=1e-6)
@@ -122,8 +124,8 @@ def test_a_model_switch_starts_exactly_at_the_block_after_it_was_posted():
     assert out[7 * BLOCK] != reference[7 * BLOCK]  # the fade's first sample is the block's first
     # The crossfade itself: y = (1 − w)·A + w·B, w = (k + 1)/n, B fresh from its initial state.
     n = chain.crossfade_samples
-    alone_a = Processor(a, RATE).process(x)[7 * BLOCK:]
-    alone_b = Processor(b, RATE).process(x[7 * BLOCK:])
+    alone_a = Processor(settled(a), RATE).process(x)[7 * BLOCK:]
+    alone_b = Processor(settled(b), RATE).process(x[7 * BLOCK:])
     w = np.minimum(np.arange(1, len(alone_b) + 1) / n, 1.0).astype(np.float32)
     np.testing.assert_allclose(out[7 * BLOCK:], (1 - w) * alone_a + w * alone_b, atol=5e-5)
     assert chain.current == 1 and not chain.busy
@@ -132,7 +134,7 @@ def test_a_model_switch_starts_exactly_at_the_block_after_it_was_posted():
 def test_knob_changes_ramp_across_one_block_as_the_processor_ramps_them():
     model = random_model("lstm", hidden=16, controls=2, seed=3)
     chain = chain_with([model])
-    processor = Processor(model, RATE, max_block_size=BLOCK, controls=[0.5, 0.5])
+    processor = Processor(settled(model, [0.5, 0.5]), RATE, max_block_size=BLOCK, controls=[0.5, 0.5])
     x = guitar_like_signal(12 * BLOCK, RATE, seed=6)
     changes = {3: [0.9, 0.1], 4: [0.2, 0.7], 9: [0.0, 1.0]}
     out = np.zeros(len(x), np.float32)
@@ -183,7 +185,7 @@ def test_gain_changes_ramp_across_one_block():
     g_in[3 * BLOCK:] = db_to_gain(6.0)
     g_out[2 * BLOCK:3 * BLOCK] = 1 + (db_to_gain(-12.0) - 1) * ramp
     g_out[3 * BLOCK:] = db_to_gain(-12.0)
-    expected = Processor(model, RATE).process((x * g_in).astype(np.float32)) * g_out
+    expected = Processor(settled(model), RATE).process((x * g_in).astype(np.float32)) * g_out
     np.testing.assert_allclose(np.concatenate([first, rest]), expected, rtol=1e-6, atol=1e-7)
     with pytest.raises(ControlError, match="input_db must be a number of dB from -60 to 40"):
         chain.set_gains(input_db=float("nan"))
@@ -472,6 +474,165 @@ def test_switch_bypass_knobs_and_gains_through_the_api_apply_at_the_next_block_a
     assert jumps.max() < 0.1 < 0.5 * widest
 
 
+def play_posting(jack_server, config, post_steps, capture_seconds=7.0):
+    """Play the C sine through a session and run ``post_steps(session)`` while it plays.
+
+    Returns (received, produced, accepted, result): the callback's capture, {seq: frame} of the
+    requests it took, and what post_steps returned (read before the session closed).
+    """
+    with engine.LiveSession(config, capture_seconds=capture_seconds) as session:
+        session.start()
+        source = SineSource(jack_server)
+        try:
+            time.sleep(0.6)
+            result = post_steps(session)
+            time.sleep(0.3)
+        finally:
+            session.stop()
+            source.close()
+        received, produced = session.captured()
+        return received, produced, session.chain.shared.accepted_at(), result
+
+
+def assert_changes_took_effect_as_offline(config, received, produced, replay):
+    """What the callback played equals an offline chain given the same requests at the same block boundaries,
+    and differs (audibly) from the same chain given none, from the first of them on."""
+    offline = LiveChain(config, load_models_of(config), RATE, 1, max(config.output_channels))
+    expected = offline.render(received, requests=replay)[:, 0]
+    start = int(np.flatnonzero(received)[0])
+    assert np.std(received[start:]) > 0.1
+    np.testing.assert_array_equal(produced, expected)
+    plain = LiveChain(config, load_models_of(config), RATE, 1, max(config.output_channels)).render(received)[:, 0]
+    first = min(frame for frame, _ in replay)
+    np.testing.assert_array_equal(produced[:first], plain[:first])
+    assert np.abs(produced[first:] - plain[first:]).max() > 0.01
+
+
+def test_stage_knobs_through_the_api_on_a_real_stream_apply_at_the_next_block_and_equal_offline(jack_server):
+    """Gate threshold, EQ bands, cabinet mix and level moved while the shipped chain plays (LiveSession.set_stages)."""
+    config = session_config(LSTM8, limiter=False)
+    assert config.chain.stages == ("gate", "eq", "cabinet")
+    steps = [{"eq_bass_db": 6.0}, {"cabinet_mix": 0.4, "cabinet_level_db": -3.0},
+             {"gate_threshold_db": -6.0},  # above the sine's level (-17 dB mean square): the gate closes
+             {"eq_treble_db": -8.0, "eq_presence_db": 4.0}, {"gate_threshold_db": -70.0}]
+
+    def post(session):
+        posted = []
+        for values in steps:
+            before = int(session.chain.shared.counters[shared.C_FRAMES])
+            seq = session.set_stages(**values)
+            posted.append((before, int(session.chain.shared.counters[shared.C_FRAMES]), seq))
+            time.sleep(0.4)
+        return posted
+
+    received, produced, accepted, posted = play_posting(jack_server, config, post)
+    for before, after, seq in posted:
+        frame = accepted[seq]
+        assert frame % BLOCK == 0 and before <= frame <= after + BLOCK, (before, after, frame)
+    replay = [(accepted[seq], lambda c, v=values: c.set_stages(**v)) for (_, _, seq), values in zip(posted, steps)]
+    assert_changes_took_effect_as_offline(config, received, produced, replay)
+
+
+class MidiSender:
+    """A JACK MIDI client (python-rtmidi's own JACK code, not the engine's) that sends control changes.
+
+    ``destination``: connect to that input port; else open an output port ``virtual_name`` for
+    others to connect to (``tester:<virtual_name>``).
+    """
+
+    def __init__(self, destination=None, virtual_name=None):
+        rtmidi = pytest.importorskip("rtmidi", reason="python-rtmidi is not installed (pip install -e '.[midi]')")
+        self.port = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="tester")
+        if virtual_name is not None:
+            self.port.open_virtual_port(virtual_name)
+        else:
+            ports = self.port.get_ports()
+            assert destination in ports, ports
+            self.port.open_port(ports.index(destination), "out")
+        time.sleep(0.3)  # the connection is made on the server's next cycles
+
+    def send(self, number, value, channel=0):
+        self.port.send_message([0xB0 | channel, number, value])
+
+    def close(self):
+        self.port.close_port()
+        self.port.delete()
+
+
+def wait_for(condition, timeout=3.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def test_midi_control_change_from_a_jack_midi_client_moves_the_controls_as_offline(jack_server):
+    """The config's midi: on the engine's own JACK MIDI input; a JACK MIDI client sends CCs while the chain plays."""
+    from engine.midi_settings import parse_midi
+
+    midi = parse_midi({"port": "virtual", "api": "jack", "cc": {
+        20: "eq_bass_db", 21: "cabinet_mix", 22: "knob_1",
+        23: {"control": "gate_threshold_db", "min": -70, "max": -6}}}, "test")
+    config = session_config(KNOBBED, limiter=False).replace(midi=midi)
+    sends = [(20, 127), (22, 0), (21, 32), (23, 127), (30, 64), (23, 0), (20, 40)]  # CC 30 is not mapped
+
+    def post(session):
+        assert session.midi.port_name == "engine-midi:in"
+        sender = MidiSender("engine-midi:in")
+        try:
+            for number, value in sends:
+                before = session.midi.received
+                sender.send(number, value)
+                assert wait_for(lambda: session.midi.received > before), f"cc {number} never arrived"
+                time.sleep(0.35)
+        finally:
+            sender.close()
+        return list(session.midi.log), session.midi.stats(), session.status_line()
+
+    received, produced, accepted, (log, stats, status) = play_posting(jack_server, config, post)
+    assert stats == {"port": "engine-midi:in", "received": 7, "applied": 6, "ignored": 1, "refused": 0}
+    mapped = [(number, value) for number, value in sends if number != 30]
+    assert [(key, value) for _, key, value in log] == [(midi.mapping(n).control, midi.mapping(n).value(v))
+                                                       for n, v in mapped]
+    assert "MIDI cc 20 → bass" in status
+
+    def redo(key, value):
+        return (lambda c: c.set_controls([value])) if key == "knob_1" else (lambda c: c.set_stages(**{key: value}))
+
+    replay = [(accepted[seq], redo(key, value)) for seq, key, value in log]
+    assert all(frame % BLOCK == 0 for frame, _ in replay)
+    assert_changes_took_effect_as_offline(config, received, produced, replay)
+
+
+def test_midi_from_a_named_jack_source_and_engine_live_lists_the_sources(jack_server):
+    from engine.midi_settings import parse_midi
+
+    sender = MidiSender(virtual_name="faders")
+    try:
+        listing = subprocess.run([sys.executable, "-m", "engine.cli_run", "live", "--list-midi", "jack"],
+                                 capture_output=True, text=True, timeout=60)
+        assert listing.returncode == 0 and "tester:faders" in listing.stdout.splitlines(), listing
+        config = session_config(LSTM8).replace(
+            midi=parse_midi({"port": "tester", "api": "jack", "cc": {20: "eq_bass_db"}}, "test"))
+        with engine.LiveSession(config) as session:
+            assert session.midi.port_name == "tester:faders"
+            session.start()
+            time.sleep(0.3)
+            sender.send(20, 0)
+            assert wait_for(lambda: session.midi.applied == 1)
+            assert session.chain.stage_values()["eq_bass_db"] == -20.0
+        missing = config.replace(midi=parse_midi({"port": "launchpad", "api": "jack", "cc": {20: "eq_bass_db"}}, "t"))
+        session = engine.LiveSession(missing)
+        with pytest.raises(engine.DeviceError, match=r"midi.port 'launchpad': no such MIDI source \(there are: "
+                                                      r"tester:faders\)"):
+            session.open()
+        assert session.stream is None and session.midi is None  # the stream it had opened is closed again
+    finally:
+        sender.close()
+
+
 def load_models_of(config):
     from engine.live.chain import load_models
 
@@ -594,7 +755,7 @@ def _stages():
 def _offline_chain(model, x, changes=()):
     """gate → model → EQ → cabinet with the stage classes, in blocks; ``changes``: (frame, callable(gate, eq, cab))."""
     gate, eq, cabinet = _stages()
-    processor = Processor(model, RATE)
+    processor = Processor(settled(model), RATE)
     out = np.zeros_like(x)
     edges = sorted({0, len(x), *[frame for frame, _ in changes]})
     for start, stop in zip(edges[:-1], edges[1:]):

@@ -14,6 +14,7 @@ import pytest
 import soundfile
 
 import engine
+from engine.settle import settled
 from conftest import REPO, guitar_like_signal
 
 LSTM40 = REPO / "models" / "lstm40" / "crunch_amp.json"
@@ -160,7 +161,7 @@ def test_a_model_that_blows_up_never_writes_a_non_finite_sample(tmp_path, subtyp
     source = tmp_path / "di.wav"
     soundfile.write(source, x, 44100, subtype=subtype)
     x, _ = soundfile.read(source, dtype="float32")  # what the render reads (PCM_16 quantised)
-    expected = engine.Processor(engine.load_model(model_path), sample_rate=44100).process(x)
+    expected = engine.Processor(settled(engine.load_model(model_path)), sample_rate=44100).process(x)  # from rest, as rendered
     bad = ~np.isfinite(expected)
     out = tmp_path / "wet.wav"
     result = run(source, out, "--model", model_path)
@@ -200,7 +201,7 @@ def test_render_mutes_whatever_non_finite_the_processor_returns_and_counts_clipp
     assert written[40] == pytest.approx(1.0, abs=1 / 32768)
     assert report.non_finite_samples == 3 and report.subtype == "PCM_16"
     x, _ = soundfile.read(wav, dtype="float32")
-    base = engine.Processor(engine.load_model(nam), sample_rate=48000).process(x)
+    base = engine.Processor(settled(engine.load_model(nam)), sample_rate=48000).process(x)
     base[[10, 20, 30, 40]] = 0
     assert report.clipped_samples == 1 + int(np.count_nonzero(np.abs(base) > 1))
 

@@ -21,6 +21,7 @@ from engine.dsp.eq import Equalizer
 from engine.dsp.gate import NoiseGate, gate_gain_block
 from engine.dsp.impulse import MAX_IR_SECONDS, load_ir
 from engine.dsp.settings import EQ_PARAMETERS, GATE_PARAMETERS, MAX_LEVEL_DB, MIN_LEVEL_DB, parameters_markdown
+from engine.settle import settled
 from engine.signal_chain import Chain
 from test_allocation import allocations_during
 
@@ -47,7 +48,7 @@ def played_with_pauses(n=30000, seed=0):
 
 def stage_by_stage(model, x, order=STAGES, gate=GATE, eq=EQ, ir=SHIPPED_IR):
     """The stages applied one after another over the whole signal, each made from its own class."""
-    stages = {"gate": NoiseGate(gate), "eq": Equalizer(eq), "model": Processor(model, sample_rate=RATE),
+    stages = {"gate": NoiseGate(gate), "eq": Equalizer(eq), "model": Processor(settled(model), sample_rate=RATE),
               "cabinet": Cabinet(ir, RATE)}
     stages["gate"].prepare(RATE)
     stages["eq"].prepare(RATE)
@@ -81,7 +82,7 @@ def test_the_cabinet_stage_is_a_convolution_with_the_loaded_ir(model):
     x = guitar_like_signal(12000, RATE)
     out = Chain(model, RATE, cabinet=SHIPPED_IR).process(x)
     taps = load_ir(SHIPPED_IR, RATE).taps.astype(np.float64)
-    expected = scipy.signal.fftconvolve(Processor(model, sample_rate=RATE).process(x).astype(np.float64), taps)
+    expected = scipy.signal.fftconvolve(Processor(settled(model), sample_rate=RATE).process(x).astype(np.float64), taps)
     np.testing.assert_allclose(out, expected[:len(x)], atol=1e-5)
 
 
@@ -143,7 +144,7 @@ def test_the_setters_ramp_as_the_stages_do(model):
     """A change through the chain gives what the same change to the stage objects, at the same sample, gives."""
     x = guitar_like_signal(9000, RATE)
     chain = Chain(model, RATE, eq=EQ, cabinet=SHIPPED_IR)
-    eq, processor, cabinet = Equalizer(EQ), Processor(model, sample_rate=RATE), Cabinet(SHIPPED_IR, RATE)
+    eq, processor, cabinet = Equalizer(EQ), Processor(settled(model), sample_rate=RATE), Cabinet(SHIPPED_IR, RATE)
     eq.prepare(RATE)
     first = cabinet.process(eq.process(processor.process(x[:4000])))
     eq.set(mid_db=6)
@@ -161,7 +162,7 @@ def test_a_conditioned_models_knobs(model):
     x = guitar_like_signal(3000, RATE)
     eq = Equalizer(EQ)
     eq.prepare(RATE)
-    expected = eq.process(Processor(conditioned, sample_rate=RATE, controls=[0.2]).process(x))
+    expected = eq.process(Processor(settled(conditioned, [0.2]), sample_rate=RATE, controls=[0.2]).process(x))
     np.testing.assert_array_equal(chain.process(x), expected)
     chain.set_controls([0.9])
     assert chain.processor.controls[0] == np.float32(0.9)
@@ -404,7 +405,7 @@ def test_chain_settings_made_by_hand_are_checked():
 # ---- configs/README.md documents what the code does ---------------------------------------------------------------
 
 README = (REPO / "configs/README.md").read_text(encoding="utf-8")
-SECTION = README.split("\n## The signal chain")[1]
+SECTION = README.split("\n## The signal chain")[1].split("\n## ")[0]  # to the next section (MIDI)
 
 
 def test_the_gate_and_eq_tables_are_the_codes():

@@ -108,6 +108,10 @@ def process_main(argv=None):
                              "inside a resampler, against aliasing; its latency is compensated")
     parser.add_argument("--control", type=float, nargs="+", metavar="V",
                         help="control values of a conditioned model, one per knob (default 0.5 each)")
+    parser.add_argument("--no-settle", dest="settle", action="store_false",
+                        help="start the model at the file's own initial state (zero for most formats), as the "
+                             "training framework does, instead of at rest on silence as engine-live starts it "
+                             "(which has no thump in the first milliseconds)")
     stages = parser.add_argument_group(
         "signal chain", "Stages around the model (gate → model → eq → cabinet); each flag switches its stage on, "
                         "or changes it in the --config chain, keeping the stage's other settings.")
@@ -149,7 +153,7 @@ def process_main(argv=None):
     try:
         report = render_file(model, args.input, args.output, interpolation=interpolation,
                              controls=controls, force=args.force, progress=progress, oversample=oversample,
-                             chain=chain)
+                             chain=chain, settle=args.settle)
     except RenderTerminated as exc:
         # render_file removed its temporary file; exit as a process killed by SIGTERM reports (128 + 15).
         end_of_bar = "\n" if progress is not None and progress.interactive else ""

@@ -21,6 +21,7 @@ from ..errors import ConfigError, ControlError
 from ..formats import load_model
 from ..controls import check_controls, knob_values
 from ..processor import Processor
+from ..settle import settled
 
 LIMITER_CEILING_DB = -0.3
 LIMITER_RELEASE_MS = 50.0
@@ -130,9 +131,11 @@ class LiveChain:
                               f"{out_channels} output channel(s)")
         self.processors = []
         for entry, model in zip(config.models, models):
-            self.processors.append(Processor(model, sample_rate=self.sample_rate, interpolation=config.interpolation,
-                                             oversample=config.oversample, max_block_size=block,
-                                             controls=knob_values(model, entry.controls or None)))
+            knobs = knob_values(model, entry.controls or None)
+            # From rest on silence (engine.settle): no thump at the start, nor after a reset.
+            self.processors.append(Processor(settled(model, knobs), sample_rate=self.sample_rate,
+                                             interpolation=config.interpolation, oversample=config.oversample,
+                                             max_block_size=block, controls=knobs))
         self._mix = np.zeros(mixer.MIX_SIZE, np.float32)
         self._levels = np.zeros(2, np.float32)
         self._counters = np.zeros(mixer.COUNTERS_SIZE, np.int64)
