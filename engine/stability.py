@@ -56,7 +56,7 @@ RESAMPLED = "resampled"
 WITHIN_LIMIT = "within limit"
 OVER_LIMIT = "over limit"
 _TEXT = {
-    AS_TRAINED: "stable (the model as trained)",
+    AS_TRAINED: "stable (uncorrected: the recurrence as trained, whatever the rate)",
     RESAMPLED: "stable (the model as trained, at its own rate inside a resampler pair)",
     NO_FORM: "no form below the training rate",
     EXACT: "stable (exact delay: no check needed)",

@@ -159,7 +159,7 @@ def test_info_reports_which_methods_are_stable_below_the_training_rate(shared_fi
     assert "R = 0.91875 (below the training rate: the read extrapolates)" in result.stdout
     for method in ("linear", "cubic", "lagrange5"):
         assert re.search(rf"{method} +(stable|UNSTABLE), spectral radius \d\.\d{{4}}", result.stdout), result.stdout
-    assert re.search(r"naive +stable \(the model as trained\)", result.stdout)
+    assert re.search(r"naive +stable \(uncorrected: the recurrence as trained, whatever the rate\)", result.stdout)
     assert re.search(r"allpass +no form below the training rate", result.stdout)
 
 
