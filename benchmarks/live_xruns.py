@@ -1,4 +1,4 @@
-"""Xruns of the live engine beside a C pass-through client's, under load, in the same JACK server at the same time.
+"""Xruns of the live engine beside C pass-through clients', under load, in the same JACK server at the same time.
 
 For each JACK period (the engine's block size is set to the same) this starts a private
 ``jackd -d dummy`` at --rate, and in it an engine.LiveSession (LSTM-40 by default) and jackd2's C
@@ -11,17 +11,21 @@ garbage, so the collector runs), and counts for --seconds in all:
   late in the cycle; "PortAudio" with --audio-api portaudio), and its own signs: callbacks PortAudio flagged (statusFlags), timing gaps
   (audio missing against the callback's clock: engine.live.callback) and frames lost;
 - jack_thru: the server's "client = jack_thru was not finished" lines;
+- with --busy, busy_thru (benchmarks/c_clients/busy_thru.c, built here with gcc): a C pass-through
+  that does, every cycle, as much arithmetic as takes the engine's mean callback time measured in
+  the quiet part. jack_thru does nothing at all, so on a shared machine it is late less often
+  than any client that computes: a stall of the machine that lands inside a callback makes that
+  client late. busy_thru is the floor for a client doing the engine's amount of work;
 - the server's own timer woken later than one period (a stall of the whole machine).
 
-Both clients run in the same server cycles under the same load, so the C client's count is this
-machine's floor. The client that registers first is woken first each cycle and is measured
-late several times as often as the second (two jack_thru in one server: 43/4, 2/2, 30/2 in 20 s),
-and the load of a shared machine changes from second to second; so the counted time is cut into
---segments pieces that alternate the registration order (the session's PortAudio client and
-jack_thru are re-registered between pieces), and each client spends half of the time in each
-position, spread over the same minute.
+All clients run in the same server cycles under the same load. The client that registers first
+is woken first each cycle and is measured late several times as often as the second (two
+jack_thru in one server: 43/4, 2/2, 30/2 in 20 s), and the load of a shared machine changes from
+second to second; so the counted time is cut into --segments pieces that rotate the registration
+order (every client is re-registered between pieces: both orders of two clients, or all six of
+three), and each client spends as long in each position, spread over the same minute.
 
-Usage: python benchmarks/live_xruns.py [--seconds 60] [--periods 128 64] [--segments 12] [--model PATH]
+Usage: python benchmarks/live_xruns.py [--seconds 60] [--periods 128 64] [--segments 12] [--busy] [--model PATH]
 Writes benchmarks/results/live_xruns.json; tests/test_live.py runs ``measure`` for its load test.
 """
 
@@ -79,21 +83,21 @@ def load_figures(loads):
             "max": float(loads.max())} if loads.size else None
 
 
-class _Thru:
-    """jackd2's C pass-through client, started and stopped."""
+class _Client:
+    """A C client process (jack_thru, or busy_thru NAME ITERATIONS), registered once its ports exist."""
 
-    def __init__(self, env):
-        self.process = subprocess.Popen(["jack_thru"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    def __init__(self, env, command, name):
+        self.process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                         stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # registered once its ports exist
+        while time.monotonic() < deadline:
             ports = subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout
-            if "jack_thru:" in ports:
+            if f"{name}:" in ports:
                 return
             if self.process.poll() is not None:
-                raise RuntimeError(f"jack_thru exited with code {self.process.returncode}")
+                raise RuntimeError(f"{name} exited with code {self.process.returncode}")
             time.sleep(0.05)
-        raise RuntimeError("jack_thru did not register within 10 s")
+        raise RuntimeError(f"{name} did not register within 10 s")
 
     def stop(self):
         if self.process.poll() is None:
@@ -105,18 +109,37 @@ class _Thru:
                 self.process.wait()
 
 
+def build_busy_thru(directory):
+    """Compile benchmarks/c_clients/busy_thru.c with gcc into ``directory``; its path.
+
+    Raises
+    ------
+    RuntimeError
+        If gcc is missing or the build fails.
+    """
+    if shutil.which("gcc") is None:
+        raise RuntimeError("gcc not found (apt-get install gcc): it builds the busy_thru C client")
+    binary = os.path.join(directory, "busy_thru")
+    build = subprocess.run(["gcc", "-O2", "-o", binary, os.path.join(REPO, "benchmarks/c_clients/busy_thru.c"),
+                            "-l:libjack.so.0"], capture_output=True, text=True)
+    if build.returncode != 0:
+        raise RuntimeError(f"building busy_thru failed: {build.stderr.strip()}")
+    return binary
+
+
 def measure(period, seconds=60.0, segments=12, rate=48000, model=LSTM40, burners=2, churn_in_process=True,
-            quiet_seconds=5.0, progress=None, audio_api="jack"):
-    """Count late cycles of the engine and of jack_thru in one JACK dummy server under load.
+            quiet_seconds=5.0, progress=None, audio_api="jack", busy=False):
+    """Count late cycles of the engine and of C clients in one JACK dummy server under load.
 
     Parameters
     ----------
     period : int
         JACK period and engine block size, frames.
     seconds : float
-        Counted seconds in all, cut into ``segments`` pieces alternating the registration order.
+        Counted seconds in all, cut into ``segments`` pieces rotating the registration order.
     segments : int
-        Even: half the pieces register the engine first, half jack_thru first.
+        A multiple of the number of orders: 2 (engine, jack_thru), or 6 with ``busy`` (every
+        order of the three clients), so each client spends as long in each position.
     rate : int
     model : str
         The model file the session plays.
@@ -131,38 +154,64 @@ def measure(period, seconds=60.0, segments=12, rate=48000, model=LSTM40, burners
     audio_api : str
         "jack": the session is a native JACK client (what engine-live --virtual runs);
         "portaudio": it goes through PortAudio's JACK host API.
+    busy : bool
+        Also run busy_thru (benchmarks/c_clients/busy_thru.c, built with gcc): a C pass-through
+        whose callback does, each cycle, the arithmetic that takes as long as the engine's mean
+        callback measured in the quiet part, so that its lateness is that of a C client doing
+        the engine's amount of work.
 
     Returns
     -------
     dict
-        ``engine_late`` / ``thru_late`` (the server's "not finished" lines, totals and per order),
-        the engine's own counters (``status_flags``, ``timing_gaps``, ``lost_frames``),
-        ``server_timer_late``, ``dsp_load_quiet`` / ``dsp_load_loaded``, ``gc_collections``.
+        ``late``: {client: "not finished" lines} and ``late_by_position`` ({client: [count when
+        registered first, second, …]}), with ``engine_late_total``, ``thru_late_total`` (and
+        ``busy_late_total``, ``busy_work_us``); the engine's own counters (``status_flags``,
+        ``timing_gaps``, ``lost_frames``), ``server_timer_late``, ``dsp_load_quiet`` /
+        ``dsp_load_loaded``, ``gc_collections``.
 
     Raises
     ------
     RuntimeError
-        If jack_thru cannot run; DeviceError if the server or PortAudio cannot.
+        If jack_thru (or busy_thru) cannot run; DeviceError if the server or PortAudio cannot.
     """
+    import itertools
+    import tempfile
+
     import engine
     from engine.config import load_config
     from engine.live import devices, jack_device, shared
     from engine.live.virtual import JackDummyServer
 
-    if segments < 2 or segments % 2:
-        raise ValueError("segments must be even and at least 2")
+    names = ["engine", "jack_thru"] + (["busy_thru"] if busy else [])
+    orders = list(itertools.permutations(names))
+    if segments < len(orders) or segments % len(orders):
+        raise ValueError(f"segments must be a multiple of {len(orders)} (every registration order equally often)")
+    build_dir = tempfile.mkdtemp(prefix="engine-busy-thru-") if busy else None
+    busy_binary = build_busy_thru(build_dir) if busy else None
     server = JackDummyServer(rate, period, name=f"engine-xruns-{os.getpid()}-{period}").start()
     saved = {key: os.environ.get(key) for key in server.environment()}
     os.environ.update(server.environment())
     env = dict(os.environ)
     helpers, stop = [], threading.Event()
-    session = thru = None
-    client = engine.LiveSession.JACK_CLIENT if audio_api == "jack" else "PortAudio"
-    result = {"audio_api": audio_api, "period": period, "rate": rate, "seconds": seconds, "segments": segments, "burners": burners,
-              "churn": churn_in_process, "engine_late": {"engine first": 0, "jack_thru first": 0},
-              "thru_late": {"engine first": 0, "jack_thru first": 0}, "status_flags": 0, "timing_gaps": 0,
-              "lost_frames": 0, "server_timer_late": 0, "other_late_clients": {}}
+    session = None
+    c_clients = {}
+    engine_client = engine.LiveSession.JACK_CLIENT if audio_api == "jack" else "PortAudio"
+    result = {"audio_api": audio_api, "period": period, "rate": rate, "seconds": seconds, "segments": segments,
+              "burners": burners, "churn": churn_in_process, "clients": names,
+              "late": {name: 0 for name in names}, "late_by_position": {name: [0] * len(names) for name in names},
+              "status_flags": 0, "timing_gaps": 0, "lost_frames": 0, "server_timer_late": 0,
+              "other_late_clients": {}}
     loaded = []
+
+    def start_c_client(name):
+        command = ["jack_thru"] if name == "jack_thru" else [busy_binary, "busy_thru", str(result["busy_iterations"])]
+        c_clients[name] = _Client(env, command, name)
+
+    def stop_c_clients():
+        for client in c_clients.values():
+            client.stop()
+        c_clients.clear()
+
     try:
         device = None
         if audio_api == "portaudio":
@@ -173,11 +222,16 @@ def measure(period, seconds=60.0, segments=12, rate=48000, model=LSTM40, burners
             audio_api=audio_api)
         session = engine.LiveSession(config).open()
         session.start()
-        thru = _Thru(env)
+        start_c_client("jack_thru")
         time.sleep(SETTLE_SECONDS)
         mark = session.callbacks
         time.sleep(quiet_seconds)
         result["dsp_load_quiet"] = load_figures(session.loads(mark))
+        if busy:  # the engine's mean callback time, as arithmetic a C client repeats each cycle
+            result["busy_work_us"] = 1e6 * result["dsp_load_quiet"]["mean"] * period / rate
+            calibrated = subprocess.run([busy_binary, "--calibrate", f"{result['busy_work_us']:.3f}"],
+                                        capture_output=True, text=True, check=True)
+            result["busy_iterations"] = int(calibrated.stdout)
         for _ in range(burners):
             helpers.append(subprocess.Popen([sys.executable, "-c", "while 1: pass"], stdin=subprocess.DEVNULL))
         churner = threading.Thread(target=churn, args=(stop,), daemon=True)
@@ -185,16 +239,17 @@ def measure(period, seconds=60.0, segments=12, rate=48000, model=LSTM40, burners
             churner.start()
         collections = sum(g["collections"] for g in gc.get_stats())
         for piece in range(segments):
-            thru_first = piece % 2 == 1
-            order = "jack_thru first" if thru_first else "engine first"
+            order = orders[piece % len(orders)]
             session.close()
-            thru.stop()
-            thru = _Thru(env) if thru_first else None
-            if audio_api == "portaudio":
-                devices.reinitialize_portaudio()  # PortAudio's JACK client registers now
-            session.open()  # a native client registers now
-            session.start()
-            thru = thru or _Thru(env)
+            stop_c_clients()
+            for name in order:  # registered in this order: the server wakes them in it
+                if name != "engine":
+                    start_c_client(name)
+                    continue
+                if audio_api == "portaudio":
+                    devices.reinitialize_portaudio()  # PortAudio's JACK client registers now
+                session.open()  # a native client registers now
+                session.start()
             time.sleep(SETTLE_SECONDS)
             log_mark = len(server.log().splitlines())
             before = session.chain.shared.counters.copy()
@@ -204,8 +259,10 @@ def measure(period, seconds=60.0, segments=12, rate=48000, model=LSTM40, burners
             loaded.append(session.loads(mark))
             lines = server.log().splitlines()[log_mark:]
             late = late_clients(lines)
-            result["engine_late"][order] += late.pop(client, 0)
-            result["thru_late"][order] += late.pop("jack_thru", 0)
+            for position, name in enumerate(order):
+                count = late.pop(engine_client if name == "engine" else name, 0)
+                result["late"][name] += count
+                result["late_by_position"][name][position] += count
             for name, count in late.items():
                 result["other_late_clients"][name] = result["other_late_clients"].get(name, 0) + count
             result["server_timer_late"] += timer_late(lines, 1e6 * period / rate)
@@ -214,28 +271,31 @@ def measure(period, seconds=60.0, segments=12, rate=48000, model=LSTM40, burners
             result["timing_gaps"] += int(delta[shared.C_GAPS])
             result["lost_frames"] += int(delta[shared.C_LOST_FRAMES])
             if progress is not None:
-                progress(f"  piece {piece + 1}/{segments} ({order}): engine late "
-                         f"{sum(result['engine_late'].values())}, jack_thru late {sum(result['thru_late'].values())}")
+                progress(f"  piece {piece + 1}/{segments} ({' → '.join(order)}): "
+                         + ", ".join(f"{name} late {result['late'][name]}" for name in names))
         result["gc_collections"] = sum(g["collections"] for g in gc.get_stats()) - collections
     finally:
         stop.set()
         for helper in helpers:
             helper.terminate()
             helper.wait()
-        if thru is not None:
-            thru.stop()
+        stop_c_clients()
         if session is not None:
             session.close()
         devices.terminate_portaudio()  # before the server stops
         server.stop()
         server.remove_log()
+        if build_dir is not None:
+            shutil.rmtree(build_dir, ignore_errors=True)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    result["engine_late_total"] = sum(result["engine_late"].values())
-    result["thru_late_total"] = sum(result["thru_late"].values())
+    result["engine_late_total"] = result["late"]["engine"]
+    result["thru_late_total"] = result["late"]["jack_thru"]
+    if busy:
+        result["busy_late_total"] = result["late"]["busy_thru"]
     result["dsp_load_loaded"] = load_figures(np.concatenate(loaded)) if loaded else None
     return result
 
@@ -244,15 +304,19 @@ def describe(result):
     """The printable lines of one measure() result."""
     r = result
     quiet, loaded = r["dsp_load_quiet"], r["dsp_load_loaded"]
+    names = r["clients"]
+    what = {"engine": "engine", "jack_thru": "jack_thru (C, no work)",
+            "busy_thru": f"busy_thru (C, {r.get('busy_work_us', 0):.0f} µs of arithmetic a cycle)"}
+    positions = ("first", "second", "third")
+    late = "; ".join(f"{what[name]} {r['late'][name]} ("
+                     + " + ".join(f"{count} {positions[i]}" for i, count in enumerate(r["late_by_position"][name]))
+                     + ")" for name in names)
     return [
         f"period {r['period']} ({1e3 * r['period'] / r['rate']:.2f} ms), engine block {r['period']} "
         f"({'native JACK client' if r['audio_api'] == 'jack' else 'through PortAudio'}), {r['seconds']:g} s "
-        f"in {r['segments']} pieces alternating the registration order, {r['burners']} CPU-bound processes"
+        f"in {r['segments']} pieces rotating the registration order, {r['burners']} CPU-bound processes"
         + (" + allocation churn in the session's process" if r["churn"] else ""),
-        f"  late in the server's cycle ('client = ... was not finished'): engine {r['engine_late_total']} "
-        f"({r['engine_late']['engine first']} registered first + {r['engine_late']['jack_thru first']} second), "
-        f"jack_thru (C) {r['thru_late_total']} ({r['thru_late']['jack_thru first']} first + "
-        f"{r['thru_late']['engine first']} second)",
+        f"  late in the server's cycle ('client = ... was not finished', by registration position): {late}",
         f"  the engine's own signs: status flags {r['status_flags']}, timing gaps {r['timing_gaps']}, "
         f"{r['lost_frames']} frames lost (a late client costs every client the cycle); server timer late by "
         f"> 1 period: {r['server_timer_late']}; gc runs {r.get('gc_collections', 0)}",
@@ -275,6 +339,9 @@ def main():
     parser.add_argument("--audio-api", choices=("jack", "portaudio"), default="jack",
                         help="the session as a native JACK client (default, as engine-live --virtual) or through "
                              "PortAudio's JACK host API")
+    parser.add_argument("--busy", action="store_true",
+                        help="also run busy_thru: a C client doing the engine's mean callback time of arithmetic "
+                             "each cycle (built with gcc; segments must then be a multiple of 6)")
     parser.add_argument("--verbose", action="store_true", help="a line after every piece")
     args = parser.parse_args()
     for tool in ("jackd", "jack_thru", "jack_lsp"):
@@ -286,7 +353,7 @@ def main():
     for period in args.periods:
         result = measure(period, args.seconds, args.segments, args.rate, args.model, args.burners, args.churn,
                          args.quiet_seconds, progress=(lambda line: print(line, flush=True)) if args.verbose else None,
-                         audio_api=args.audio_api)
+                         audio_api=args.audio_api, busy=args.busy)
         results.append(result)
         print("\n".join(describe(result)), flush=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")

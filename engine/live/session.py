@@ -281,8 +281,11 @@ class LiveSession:
         """
         midi, self.midi = self.midi, None
         if midi is not None:
-            midi.close()
             self.midi_stats = midi.stats()  # for summary()
+            if self.abandoned:  # its JACK server may be gone too: leaving it could block, as the stream's would
+                _ABANDONED.append((midi,))
+            else:
+                midi.close()
         if self.stream is None:
             return True
         if self._stream_gone() and not self.abandoned:
