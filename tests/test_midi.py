@@ -211,3 +211,16 @@ def test_midi_settings_are_frozen_and_replaceable_in_a_config():
         config.replace(midi={"port": "virtual"})
     assert parse_midi(None) is None and parse_midi(False) is None
     assert np.isfinite(CcMapping(1, "cabinet_mix", 0.0, 1.0).value(500))  # clamped to 127
+
+
+def test_engine_live_list_midi_without_a_jack_server_is_one_line(tmp_path):
+    import os
+    import subprocess
+
+    env = {**os.environ, "JACK_DEFAULT_SERVER": f"engine-no-such-server-{os.getpid()}", "JACK_NO_START_SERVER": "1"}
+    result = subprocess.run([sys.executable, "-m", "engine.cli_run", "live", "--list-midi", "jack"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "engine-live: error: cannot reach a JACK server for MIDI (MidiInJack::initialize: JACK server not running?); "
+        "start the JACK server first, or use midi: {api: alsa}"]

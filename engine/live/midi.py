@@ -19,6 +19,7 @@ import threading
 from ..control_table import control_spec, knob_number
 from ..errors import ConfigError, ControlError, DeviceError
 from ..midi_settings import VIRTUAL_PORT
+from .quiet import quiet_stderr
 
 #: The JACK / ALSA client name of the engine's MIDI input, and the name of its own port.
 CLIENT_NAME = "engine-midi"
@@ -47,11 +48,14 @@ def midi_in(api):
     if api is not None and chosen not in rtmidi.get_compiled_api():
         raise DeviceError(f"this python-rtmidi was built without {api} MIDI")
     try:
-        return rtmidi.MidiIn(rtapi=chosen, name=CLIENT_NAME)
+        with quiet_stderr():  # ALSA's and libjack's own lines; the error below says what failed
+            return rtmidi.MidiIn(rtapi=chosen, name=CLIENT_NAME)
     except rtmidi.RtMidiError as exc:  # e.g. /dev/snd/seq missing, or no JACK server running
+        hint = {"alsa": "is the snd-seq kernel module loaded? With a JACK server running, JACK MIDI works "
+                        "instead (midi: {api: jack}; engine-live --list-midi jack)",
+                "jack": "start the JACK server first, or use midi: {api: alsa}"}.get(api, "see engine-live --list-midi")
         where = {"alsa": "ALSA's sequencer", "jack": "a JACK server"}.get(api, "the platform's MIDI")
-        raise DeviceError(f"cannot reach {where} for MIDI ({exc}); with a JACK server running, "
-                          f"use midi: {{api: jack}}") from None
+        raise DeviceError(f"cannot reach {where} for MIDI ({exc}); {hint}") from None
 
 
 def list_midi_inputs(api=None):
