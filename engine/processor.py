@@ -574,7 +574,7 @@ class Processor:
         kernel keeps (per slot, each recurrent layer's [h; c] or h, zero-padded to whole lanes, in
         layer order); at rest on a constant input every slot holds the same state."""
         slots = int(self._header[kernels.H_SLOTS])
-        view = self._hist.reshape(self.channels, slots, -1)[:, :, :self._network.state_size].view()
+        view = self._hist.reshape(self.channels, slots, self._network.state_size).view()
         view.flags.writeable = False
         return view
 
