@@ -219,9 +219,9 @@ class MidiInput:
             if control is None:
                 self.ignored += 1
                 return
-            value = mapping.value(cc_value)
+            value = round(mapping.value(cc_value), 6)  # as the keys post it
             try:
-                seq = control.set(round(value, 6))
+                seq = control.set(value)
             except ControlError as exc:
                 self.refused += 1
                 self.last = f"cc {cc}: {control.label} refused ({exc})"
