@@ -6,8 +6,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # libportaudio2: sounddevice; jackd2: the virtual interface (and the live tests' audio server);
-# libsndfile1: soundfile's wheels bundle it, but not on every platform.
-APT_PACKAGES := libportaudio2 jackd2 libsndfile1
+# libsndfile1: soundfile's wheels bundle it, but not on every platform; gcc, libc6-dev: the load test's
+# C client (benchmarks/c_clients/busy_thru.c).
+APT_PACKAGES := libportaudio2 jackd2 libsndfile1 gcc libc6-dev
 
 .PHONY: demo test setup setup-test system-packages bench fixtures clean
 

@@ -192,29 +192,32 @@ def test_live_output_equals_offline_processing_of_the_default_model(request, rat
 
 @pytest.mark.parametrize("period", [128, 64])
 def test_the_engine_is_late_no_more_often_than_a_c_client(period, capsys):
-    """The load test: 60 s of an LSTM-40 beside jackd2's C client jack_thru in one server, under load.
+    """The load test: 60 s of an LSTM-40 and the shipped chain beside two C clients in one server, under load.
 
     Two CPU-bound processes run, and a thread of the session's process allocates Python objects
-    nonstop; the registration order alternates every 5 s (benchmarks/live_xruns.py). The issue's
-    target is the C client's count with a small margin; on this project's 2-core VM both counts
-    swing with the host's load (jack_thru alone in an idle server: 3 to 100 late cycles in 10 s
-    over one session) and the engine's ran from 0.5× to 5× jack_thru's in the same runs, so the
-    figures are printed for the record (the closing notes hold them) and the guard here is only
-    one this machine's noise has not reached: 10 × jack_thru's count + 100. It catches a callback
+    nonstop; the registration order rotates through all six orders of the three clients every
+    5 s (benchmarks/live_xruns.py). The C clients: jackd2's jack_thru, which does no work, and
+    busy_thru (benchmarks/c_clients/busy_thru.c), which does the engine's mean callback time of
+    arithmetic each cycle. On this project's 2-core VM the counts swing with the host's load
+    (jack_thru alone in an idle server: 3 to 100 late cycles in 10 s), and the engine was late as
+    often as busy_thru in the same runs (benchmarks/reports/live_xruns.md: 65 / 66 at 128 frames,
+    224 / 196 at 64, two runs), so the figures are printed for the record and the guard is one
+    this machine's noise has not reached: 10 × either C client's count + 100. It catches a callback
     that stalls for long stretches; the sharp test that no Python runs on the audio thread is
     tests/test_live_callback.py's GIL test.
     """
     _needs_jack()
-    if shutil.which("jack_thru") is None:
-        pytest.skip("jack_thru is not installed (apt-get install --no-install-recommends jackd2)")
+    for tool in ("jack_thru", "gcc"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed (apt-get install --no-install-recommends jackd2 gcc libc6-dev)")
     from benchmarks.live_xruns import describe, measure
 
-    result = measure(period, seconds=60, segments=12, quiet_seconds=5)
+    result = measure(period, seconds=60, segments=12, quiet_seconds=5, busy=True)
     with capsys.disabled():
         print("\n" + "\n".join(describe(result)))
     assert result["dsp_load_loaded"]["mean"] < 0.25
-    engine, thru = result["engine_late_total"], result["thru_late_total"]
-    assert engine <= 10 * thru + 100, f"the engine was late {engine} times, jack_thru {thru} times"
+    engine, thru, busy = result["engine_late_total"], result["thru_late_total"], result["busy_late_total"]
+    assert engine <= 10 * min(thru, busy) + 100, f"the engine was late {engine} times, jack_thru {thru}, busy_thru {busy}"
 
 
 def test_hot_swap_and_bypass_stay_within_what_the_crossfade_allows(request):
