@@ -24,7 +24,7 @@ from .audiofile import path_problem
 from .chain_settings import ChainSettings, parse_chain
 from .control_table import GAIN_DB_RANGE
 from .errors import QUOTE_CHARS, ArgumentError, ConfigError, quote, refuse_unknown  # noqa: F401  (QUOTE_CHARS: documented here)
-from .midi_settings import MidiSettings, parse_midi
+from .midi_settings import MidiSettings, check_midi_stages, parse_midi
 from .methods import CHOICES, DEFAULT_INTERPOLATION, OVERSAMPLE_FACTORS, check_oversample
 
 BLOCK_SIZE_RANGE = (16, 8192)
@@ -101,7 +101,9 @@ class LiveConfig:
                 checked[key] = value
                 continue
             checked[key] = FIELD_CHECKS[key](value, key, self.source)
-        return dataclasses.replace(self, **checked)
+        changed = dataclasses.replace(self, **checked)
+        check_midi_stages(changed.midi, changed.chain, self.source)
+        return changed
 
 
 def _fail(source, key, message):
@@ -293,6 +295,7 @@ def parse_config(document, source="<config>", base_directory="."):
         fields["demo_clip"] = _path(document["demo_clip"], "demo_clip", source, base_directory)
     fields["chain"] = parse_chain(document.get("chain"), source, base_directory)  # the stages around the model
     fields["midi"] = parse_midi(document.get("midi"), source)
+    check_midi_stages(fields["midi"], fields["chain"], source)
     return LiveConfig(models=tuple(entries), source=source, **fields)
 
 
@@ -328,6 +331,21 @@ class _ConfigLoader(yaml.SafeLoader):
             shown = quote(node.value) if isinstance(node.value, str) else "a value"
             raise ConfigError(f"{self.source}: {shown} at line {node.start_mark.line + 1}, column "
                               f"{node.start_mark.column + 1} cannot be read ({reason})") from None
+
+    def construct_mapping(self, node, deep=False):
+        """A mapping, refusing a key written twice (YAML would keep the last one silently)."""
+        if isinstance(node, yaml.MappingNode):
+            seen = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # a merge key (<<) or a complex key: left to PyYAML
+                key = self.construct_object(key_node)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise ConfigError(f"{self.source}: {quote(key)} is given twice in one mapping (lines {seen[key]} "
+                                      f"and {line}); keep one")
+                seen[key] = line
+        return super().construct_mapping(node, deep)
 
 
 def load_config(path):

@@ -107,6 +107,9 @@ def _mapping(cc, value, source, where):
     if isinstance(value, dict):
         low = _bound(value.get("min", spec.low), f"{where}.min", source, spec)
         high = _bound(value.get("max", spec.high), f"{where}.max", source, spec)
+        if low == high:
+            _fail(source, where, f"has min = max = {low:g}: the CC would move nothing (each bound is optional, "
+                                 f"the control's own range by default)")
     return CcMapping(cc, spec.key, low, high)
 
 
@@ -155,7 +158,58 @@ def parse_midi(document, source="<config>", key="midi"):
     mappings = []
     for cc, value in cc_map.items():
         where = f"{key}.cc.{cc}"
+        if isinstance(cc, str) and cc.strip().isdigit():
+            _fail(source, f"{key}.cc", f"keys must be control change numbers from 0 to 127, got the string {quote(cc)} "
+                                       f"(write the number without quotes)")
         if isinstance(cc, bool) or not isinstance(cc, int) or not 0 <= cc <= 127:
             _fail(source, f"{key}.cc", f"keys must be control change numbers from 0 to 127, got {quote(cc)}")
         mappings.append(_mapping(cc, value, source, where))
     return MidiSettings(port=port.strip(), api=api, channel=channel, mappings=tuple(sorted(mappings, key=lambda m: m.cc)))
+
+
+def check_midi_stages(midi, chain, source):
+    """Refuse a CC map that moves a stage the chain lacks (parse_config calls it once the chain is read).
+
+    Parameters
+    ----------
+    midi : MidiSettings or None
+    chain : engine.chain_settings.ChainSettings
+    source : str
+        The config file, for messages.
+
+    Raises
+    ------
+    ConfigError
+        ``midi.cc.N: eq_bass_db moves the eq stage, which the chain lacks``.
+    """
+    for mapping in midi.mappings if midi is not None else ():
+        stage = control_spec(mapping.control).stage
+        if stage is not None and getattr(chain, stage) is None:
+            raise ConfigError(f"{source}: midi.cc.{mapping.cc}: {mapping.control} moves the {stage} stage, which "
+                              f"the chain lacks (add chain.{stage} to the config)")
+
+
+def check_midi_knobs(midi, knob_counts, source):
+    """Refuse a CC map naming a knob no model of the session has (the models' knob counts are known once loaded).
+
+    Parameters
+    ----------
+    midi : MidiSettings or None
+    knob_counts : sequence of int
+        Each model's number of knobs.
+    source : str
+        The config file, for messages.
+
+    Raises
+    ------
+    ConfigError
+        ``midi.cc.N: knob_2, but no model of this session has 2 knob(s) (the most is 1)``.
+    """
+    from .control_table import knob_number
+
+    most = max(knob_counts, default=0)
+    for mapping in midi.mappings if midi is not None else ():
+        number = knob_number(mapping.control)
+        if number is not None and number > most:
+            raise ConfigError(f"{source}: midi.cc.{mapping.cc}: {mapping.control}, but no model of this session has "
+                              f"{number} knob(s) (the most is {most})")

@@ -153,7 +153,7 @@ class Chain:
 
     @classmethod
     def from_config(cls, config, model_index=0, sample_rate=None, max_block_size=4096, model=None, controls=None,
-                    interpolation=None, oversample=None):
+                    interpolation=None, oversample=None, settle=True):
         """The chain a live configuration describes, with one of its models, for offline use.
 
         Parameters
@@ -173,6 +173,8 @@ class Chain:
             Instead of the config's ``interpolation``.
         oversample : int, optional
             Instead of the config's ``oversample``.
+        settle : bool
+            As the constructor's (True: the model starts at rest, as engine-live starts it).
 
         Returns
         -------
@@ -202,7 +204,7 @@ class Chain:
                 controls = entry.controls
         return cls.from_settings(model, rate, config.chain, max_block_size=max_block_size,
                                  interpolation=interpolation or config.interpolation, controls=controls,
-                                 oversample=oversample or getattr(config, "oversample", 1))
+                                 oversample=oversample or getattr(config, "oversample", 1), settle=settle)
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -365,3 +365,16 @@ def test_quote_is_bounded_for_any_value():
     for value in (bomb, "s" * 10 ** 6, 10 ** 5000, {"k" * 100: ["v"] * 100}, b"\0" * 1000, 1.5, None):
         assert len(quote(value)) <= QUOTE_CHARS
     assert quote("fast") == "'fast'" and quote(True) == "True" and quote(-48000) == "-48000"
+
+
+@pytest.mark.parametrize("text, key, lines", [
+    ("block_size: 128\nblock_size: 256\n", "'block_size'", "lines 2 and 3"),
+    ("chain:\n  eq: {bass_db: 1, bass_db: 2}\n", "'bass_db'", "lines 3 and 3"),
+    ("chain: {gate: {}}\nmidi:\n  port: virtual\n  cc:\n    20: gate_threshold_db\n    20: input_gain_db\n", "20",
+     "lines 6 and 7"),
+])
+def test_a_key_given_twice_is_refused_not_silently_overwritten(tmp_path, text, key, lines):
+    path = write(tmp_path, f"model: {MODEL}\n{text}")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value) == f"{path}: {key} is given twice in one mapping ({lines}); keep one"

@@ -5,6 +5,7 @@ session whose chain is real (compiled callback, request seqlock) but has no stre
 path on a real JACK server, with a real JACK MIDI client sending, is in tests/test_live_callback.py.
 """
 
+import dataclasses
 import re
 import sys
 
@@ -26,7 +27,11 @@ KNOBBED = REPO / "tests/fixtures/torch/lstm_1x16_in2_skip1.guitarml.json"  # one
 RATE = 48000
 
 
-def write_config(tmp_path, midi, chain="chain: {gate: {}, eq: {}}\n"):
+FULL_CHAIN = f"chain: {{gate: {{}}, eq: {{}}, cabinet: {{ir: {REPO / 'models/cabinet_4x12.wav'}}}}}\n"
+NO_CABINET = "chain: {gate: {}, eq: {}}\n"
+
+
+def write_config(tmp_path, midi, chain=FULL_CHAIN):
     path = tmp_path / "live.yaml"
     path.write_text(f"model: {MODEL}\n{chain}" + yaml.safe_dump({"midi": midi}), encoding="utf-8")
     return path
@@ -57,7 +62,11 @@ BAD_MIDI = [
     ({"port": "x"}, r"midi.cc must map control change numbers \(0-127\) to controls"),
     ({"port": "x", "cc": {}}, r"midi.cc must map control change numbers"),
     ({"port": "x", "cc": {128: "eq_bass_db"}}, r"midi.cc keys must be control change numbers from 0 to 127, got 128"),
-    ({"port": "x", "cc": {"7": "eq_bass_db"}}, r"midi.cc keys must be control change numbers from 0 to 127, got '7'"),
+    ({"port": "x", "cc": {"7": "eq_bass_db"}}, r"midi.cc keys must be control change numbers from 0 to 127, got the "
+                                               r"string '7' \(write the number without quotes\)"),
+    ({"port": "x", "cc": {"x": "eq_bass_db"}}, r"midi.cc keys must be control change numbers from 0 to 127, got 'x'$"),
+    ({"port": "x", "cc": {7: {"control": "eq_mid_db", "min": 3, "max": 3}}}, r"midi.cc.7 has min = max = 3: the CC would "
+                                                                             r"move nothing"),
     ({"port": "x", "cc": {7: "eq_bas_db"}}, r"midi.cc.7 names no control: 'eq_bas_db' \(did you mean 'eq_bass_db'\?\)"),
     ({"port": "x", "cc": {7: "knob_64"}}, r"midi.cc.7 names no control: 'knob_64' \(knobs are numbered from 1 to 63\)"),
     ({"port": "x", "cc": {7: {"min": 0}}}, r"midi.cc.7 needs a control key"),
@@ -98,8 +107,7 @@ def test_the_configs_readme_documents_the_midi_keys_and_controls_the_code_has():
 
 def session_with_chain(tmp_path, midi, models=(KNOBBED,)):
     """A LiveSession whose chain (gate, EQ, cabinet) is prepared at 48 kHz without opening a stream."""
-    chain = f"chain: {{gate: {{}}, eq: {{}}, cabinet: {{ir: {REPO / 'models/cabinet_4x12.wav'}}}}}\n"
-    config = load_config(write_config(tmp_path, midi, chain)).with_models(*models)
+    config = load_config(write_config(tmp_path, midi)).with_models(*models)
     session = engine.LiveSession(config.replace(block_size=128, sample_rate=RATE))
     session.chain = LiveChain(session.config, session.models, RATE, 1, 2)
     return session
@@ -164,14 +172,30 @@ def test_a_knob_the_playing_model_lacks_is_not_mapped_for_it(tmp_path):
     assert (midi.received, midi.applied, midi.ignored) == (1, 0, 1)
 
 
+def test_a_map_the_session_cannot_follow_is_refused_before_any_device_opens(tmp_path):
+    """A stage the chain lacks: at load_config; a knob no model has: when the session loads its models."""
+    with pytest.raises(ConfigError, match=r"midi.cc.20: cabinet_level_db moves the cabinet stage, which the chain "
+                                          r"lacks \(add chain.cabinet to the config\)$"):
+        load_config(write_config(tmp_path, {"port": "virtual", "cc": {20: "cabinet_level_db"}}, NO_CABINET))
+    path = tmp_path / "knob.yaml"
+    path.write_text(f"model: {MODEL}\nmidi: {{port: virtual, cc: {{22: knob_1}}}}\n", encoding="utf-8")
+    config = load_config(path)  # the model is not loaded yet: its knobs are unknown
+    with pytest.raises(ConfigError, match=r"midi.cc.22: knob_1, but no model of this session has 1 knob\(s\) "
+                                          r"\(the most is 0\)$"):
+        engine.LiveSession(config)
+
+
 @pytest.mark.parametrize("cc_map, message", [
     ({22: "knob_2"}, r"midi.cc.22: knob_2, but no model of this session has 2 knob\(s\) \(the most is 1\)"),
     ({20: "cabinet_level_db"}, r"midi.cc.20: cabinet_level_db moves the cabinet stage, which the chain lacks"),
 ])
 def test_a_map_the_session_cannot_follow_is_a_config_error(tmp_path, cc_map, message):
-    config = load_config(write_config(tmp_path, {"port": "virtual", "cc": cc_map})).with_models(KNOBBED)
+    # (load_config and LiveSession refuse these first: here the MidiInput's own check, on a chain built by hand)
+    config = load_config(write_config(tmp_path, {"port": "virtual", "cc": {1: "input_gain_db"}},
+                                      NO_CABINET)).with_models(KNOBBED)
     session = engine.LiveSession(config)
     session.chain = LiveChain(session.config, session.models, RATE, 1, 2)
+    config = dataclasses.replace(config, midi=parse_midi({"port": "virtual", "cc": cc_map}, str(config.source)))
     with pytest.raises(ConfigError, match=message) as caught:
         MidiInput(config.midi, session)
     assert "\n" not in str(caught.value)
@@ -205,8 +229,10 @@ def test_auto_means_jack_when_the_audio_runs_on_jack():
 
 def test_midi_settings_are_frozen_and_replaceable_in_a_config():
     config = engine.config.LiveConfig(models=()).replace(
-        midi=MidiSettings(port="virtual", mappings=(CcMapping(20, "eq_bass_db", -20.0, 20.0),)))
-    assert config.midi.mapping(20).control == "eq_bass_db"
+        midi=MidiSettings(port="virtual", mappings=(CcMapping(20, "input_gain_db", -20.0, 20.0),)))
+    assert config.midi.mapping(20).control == "input_gain_db"
+    with pytest.raises(ConfigError, match=r"midi.cc.21: eq_bass_db moves the eq stage, which the chain lacks"):
+        config.replace(midi=MidiSettings(port="virtual", mappings=(CcMapping(21, "eq_bass_db", -20.0, 20.0),)))
     with pytest.raises(ConfigError, match=r"midi must be a MidiSettings"):
         config.replace(midi={"port": "virtual"})
     assert parse_midi(None) is None and parse_midi(False) is None
@@ -224,3 +250,23 @@ def test_engine_live_list_midi_without_a_jack_server_is_one_line(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "engine-live: error: cannot reach a JACK server for MIDI (MidiInJack::initialize: JACK server not running?); "
         "start the JACK server first, or use midi: {api: alsa}"]
+
+
+def test_engine_live_check_validates_a_config_without_a_device(tmp_path):
+    import os
+    import subprocess
+
+    def check(path):
+        return subprocess.run([sys.executable, "-m", "engine.cli_run", "live", "--config", str(path), "--check"],
+                              capture_output=True, text=True, timeout=120, env={**os.environ, "JACK_NO_START_SERVER": "1"})
+
+    shipped = check(REPO / "configs/guitar.yaml")
+    assert shipped.returncode == 0, shipped.stderr
+    assert shipped.stdout.splitlines()[0].endswith("configs/guitar.yaml: OK")
+    assert "chain: gate → model → eq → cabinet" in shipped.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"model: {MODEL}\nmidi: {{port: virtual, cc: {{22: knob_1}}}}\n", encoding="utf-8")
+    result = check(bad)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip() == (f"engine-live: error: {bad}: midi.cc.22: knob_1, but no model of this session "
+                                     f"has 1 knob(s) (the most is 0)")

@@ -28,7 +28,8 @@ def live_main(argv=None):
         prog="engine-live",
         description="Run a trained LSTM/GRU model live on an audio interface at whatever rate the interface runs, "
                     "correcting the model to that rate. Keys while running: b bypass, 1-9 switch model, [ and ] select a control "
-                    "(gains, knobs, gate, EQ, cabinet), - and = move it, q quit. "
+                    "(gains, knobs, gate, EQ, cabinet), - and = move it, q quit; MIDI control change moves the same "
+                    "controls when the config has a midi: section (configs/README.md). "
                     "Exit status: 0 normal stop, 1 error (including the device or audio server going away), "
                     "130 Ctrl-C, 143 SIGTERM.",
     )
@@ -37,6 +38,9 @@ def live_main(argv=None):
     parser.add_argument("--list-midi", nargs="?", const="auto", choices=("auto", "alsa", "jack"), metavar="API",
                         help="list the MIDI sources a config's midi.port can name and exit (API: alsa, jack or "
                              "auto, the platform's default; needs the midi extra)")
+    parser.add_argument("--check", action="store_true",
+                        help="check the config (every key, the models, the chain's files, the MIDI map) without "
+                             "opening any device, say what would run, and exit")
     parser.add_argument("--device", type=_device_spec, metavar="D",
                         help="input and output device: an index or part of its name (overrides the config)")
     parser.add_argument("--input-device", type=_device_spec, metavar="D", help="input device only")
@@ -109,6 +113,8 @@ def _live(args, parser, stop):
     if args.audio_api is not None:
         overrides["audio_api"] = args.audio_api
     config = config.replace(**overrides)
+    if args.check:
+        return _check(config)
     virtual = args.virtual
     if not virtual and args.virtual_if_no_device and not live.has_duplex_device():
         print("engine-live: no audio interface found; running on a virtual one (JACK dummy server) instead")
@@ -145,3 +151,25 @@ def _live(args, parser, stop):
         raise DeviceError(f"the audio device or server went away after {seconds:.1f} s of audio "
                           f"(check its connection, or that the audio server still runs)")
     return code
+
+
+def _check(config):
+    """engine-live --check: load what the config names (models, IR, MIDI map) without a device; 0 if it all loads."""
+    from .. import live
+    from ..dsp.cabinet import Cabinet
+
+    session = live.LiveSession(config)  # loads every model; refuses a MIDI map its models cannot follow
+    models = ", ".join(f"{model.name} ({model.num_controls} knob(s), trained at {model.sample_rate:g} Hz)"
+                       for model in session.models)
+    print(f"engine-live: {config.source}: OK")
+    print(f"  models: {models}")
+    print(f"  chain: {' → '.join(config.chain.order)}")
+    if config.chain.cabinet is not None:  # the IR file is read and checked as the stage will read it
+        Cabinet.from_settings(config.chain.cabinet, float(config.sample_rate or 48000), config.block_size)
+        print(f"  cabinet IR: {config.chain.cabinet.ir}")
+    if config.midi is not None:
+        print(f"  MIDI: port {config.midi.port!r} ({config.midi.api}), "
+              + ", ".join(f"cc {m.cc} → {m.control}" for m in config.midi.mappings))
+    print(f"  audio: {config.audio_api}, block {config.block_size}, "
+          f"rate {'the device' + chr(39) + 's' if config.sample_rate is None else f'{config.sample_rate:g} Hz'}")
+    return 0

@@ -78,6 +78,18 @@ def chain_with_flags(chain, gate=None, eq=None, ir=None):
     return chain
 
 
+def _joined_negative_lists(argv):
+    """``--eq -3,0,2`` as ``--eq=-3,0,2``: argparse takes a value that starts with "-" and is not one
+    plain number for an option, so a bass cut first would be refused ("expected one argument")."""
+    out = []
+    for i, arg in enumerate(argv):
+        if i and argv[i - 1] == "--eq" and arg[:1] == "-" and (arg[1:2].isdigit() or arg[1:2] == "."):
+            out[-1] = f"--eq={arg}"
+            continue
+        out.append(arg)
+    return out
+
+
 @entry_point
 def process_main(argv=None):
     """engine-process: render an audio file through a model at the file's own rate.
@@ -124,7 +136,7 @@ def process_main(argv=None):
                         help="cabinet impulse response (an audio file of at most 20 s, any rate), convolved last")
     parser.add_argument("--force", action="store_true", help="replace an existing output file")
     parser.add_argument("--quiet", action="store_true", help="print nothing but errors")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_joined_negative_lists(sys.argv[1:] if argv is None else list(argv)))
     if args.model is None and args.config is None:
         parser.error("give --model PATH, or --config FILE (whose model plays)")
 

@@ -16,9 +16,8 @@ import collections
 import sys
 import threading
 
-from ..control_table import control_spec, knob_number
-from ..errors import ConfigError, ControlError, DeviceError
-from ..midi_settings import VIRTUAL_PORT
+from ..errors import ControlError, DeviceError
+from ..midi_settings import VIRTUAL_PORT, check_midi_knobs, check_midi_stages
 from .quiet import quiet_stderr
 
 #: The JACK / ALSA client name of the engine's MIDI input, and the name of its own port.
@@ -148,18 +147,9 @@ class MidiInput:
         self._check_map()
 
     def _check_map(self):
-        chain = self.session.chain
-        most_knobs = max(p.model.num_controls for p in chain.processors)
-        for mapping in self.settings.mappings:
-            number = knob_number(mapping.control)
-            where = f"{self.session.config.source}: midi.cc.{mapping.cc}"
-            if number is not None and number > most_knobs:
-                raise ConfigError(f"{where}: {mapping.control}, but no model of this session has "
-                                  f"{number} knob(s) (the most is {most_knobs})")
-            stage = control_spec(mapping.control).stage
-            if stage is not None and getattr(chain.stages, stage) is None:
-                raise ConfigError(f"{where}: {mapping.control} moves the {stage} stage, which the chain lacks "
-                                  f"(add chain.{stage} to the config)")
+        config = self.session.config
+        check_midi_stages(self.settings, self.session.chain.stages, config.source)
+        check_midi_knobs(self.settings, [p.model.num_controls for p in self.session.chain.processors], config.source)
 
     def open(self):
         """Open the port (the engine's own, or the named source); messages are applied from now on.

@@ -86,6 +86,10 @@ class LiveSession:
                                 f"of a YAML configuration, got {type(config).__name__}")
         self.config = config
         self.models = load_models(config)
+        if config.midi is not None:  # a knob no model has: refused now, before any device opens
+            from ..midi_settings import check_midi_knobs
+
+            check_midi_knobs(config.midi, [model.num_controls for model in self.models], config.source)
         self.capture_seconds = float(capture_seconds)
         self._jack_exact_name = bool(jack_exact_name)
         self.stream = None
