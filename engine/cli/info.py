@@ -46,7 +46,7 @@ def info_main(argv=None):
         lines.append((f"  layer {index}", _layer_line(layer)))
     lines += [
         ("parameters", f"{model.parameter_count:,}"),
-        ("inputs", f"audio + {model.num_controls} control(s)" if model.num_controls else "audio"),
+        ("inputs", f"audio + {model.num_controls} control(s) (knobs)" if model.num_controls else "audio (no knobs)"),
         ("skip", "the input is added to the output" if model.skip else "none"),
     ]
     if model.input_gain_db or model.output_gain_db:
