@@ -24,11 +24,10 @@ stages are built from them by engine.signal_chain.Chain.
 """
 
 import dataclasses
-import difflib
 from dataclasses import dataclass
 
 from .dsp.settings import CabinetSettings, EqSettings, GateSettings, validate_cabinet, validate_eq, validate_gate
-from .errors import ArgumentError, ConfigError, quote, refuse_unknown
+from .errors import ArgumentError, ConfigError, did_you_mean, quote, refuse_unknown
 
 #: Every stage, in the default order.
 STAGES = ("gate", "model", "eq", "cabinet")
@@ -168,9 +167,8 @@ def check_order(order, on, source="<chain>", key="chain.order", error=ConfigErro
         raise error(f"{source}: {key} must be a list of stages like [{', '.join(STAGES)}], got {quote(order)}")
     for i, name in enumerate(order):
         if name not in STAGES:
-            close = difflib.get_close_matches(name[:100], STAGES, n=1) if isinstance(name, str) else []
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise error(f"{source}: {key}[{i}] is {quote(name)}, not a stage{hint}; stages: {', '.join(STAGES)}")
+            raise error(f"{source}: {key}[{i}] is {quote(name)}, not a stage{did_you_mean(name, STAGES)}; "
+                        f"stages: {', '.join(STAGES)}")
         if name in order[:i]:
             raise error(f"{source}: {key} lists {name} twice; each stage runs once")
     if "model" not in order:

@@ -13,7 +13,6 @@ being printed.
 """
 
 import dataclasses
-import difflib
 import math
 import os
 from dataclasses import dataclass
@@ -23,7 +22,8 @@ import yaml
 from .audiofile import path_problem
 from .chain_settings import ChainSettings, parse_chain
 from .control_table import GAIN_DB_RANGE
-from .errors import QUOTE_CHARS, ArgumentError, ConfigError, quote, refuse_unknown  # noqa: F401  (QUOTE_CHARS: documented here)
+from .errors import QUOTE_CHARS, ArgumentError, ConfigError, did_you_mean, quote, refuse_unknown  # noqa: F401  (QUOTE_CHARS: documented here)
+from .errors import fail_at as _fail
 from .midi_settings import MidiSettings, check_midi_stages, parse_midi
 from .methods import CHOICES, DEFAULT_INTERPOLATION, OVERSAMPLE_FACTORS, check_oversample
 
@@ -104,10 +104,6 @@ class LiveConfig:
         changed = dataclasses.replace(self, **checked)
         check_midi_stages(changed.midi, changed.chain, self.source)
         return changed
-
-
-def _fail(source, key, message):
-    raise ConfigError(f"{source}: {key} {message}")
 
 
 def _number(value, key, source, low, high, unit):
@@ -203,9 +199,8 @@ AUDIO_APIS = ("portaudio", "jack")
 
 def _audio_api(value, key, source):
     if value not in AUDIO_APIS:
-        close = difflib.get_close_matches(str(value)[:100], AUDIO_APIS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        _fail(source, key, f"must be one of {', '.join(AUDIO_APIS)}, got {quote(value)}{hint}")
+        _fail(source, key, f"must be one of {', '.join(AUDIO_APIS)}, got {quote(value)}"
+                           f"{did_you_mean(value, AUDIO_APIS)}")
     return value
 
 

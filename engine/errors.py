@@ -63,6 +63,34 @@ def quote(value, limit=QUOTE_CHARS):
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def fail_at(source, key, message):
+    """Raise the ConfigError ``<source>: <key> <message>`` (a config key's one line).
+
+    Raises
+    ------
+    ConfigError
+        Always.
+    """
+    raise ConfigError(f"{source}: {key} {message}")
+
+
+def did_you_mean(value, choices):
+    """" (did you mean 'x'?)" for the choice closest to ``value`` (a string), or "" if none is close.
+
+    Parameters
+    ----------
+    value : object
+        What was given; only a string is compared (its first 100 characters, so a huge value costs nothing).
+    choices : sequence of str
+
+    Returns
+    -------
+    str
+    """
+    close = difflib.get_close_matches(value[:100], choices, n=1) if isinstance(value, str) else []
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def refuse_unknown(mapping, allowed, where, source):
     """Raise a ConfigError for the first key of ``mapping`` not in ``allowed``, with a did-you-mean.
 
@@ -84,9 +112,8 @@ def refuse_unknown(mapping, allowed, where, source):
     """
     for key in mapping:
         if key not in allowed:
-            close = difflib.get_close_matches(str(key)[:100], allowed, n=1) if isinstance(key, str) else []
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{source}: unknown key {where}{quote(key)}{hint}; valid keys: {', '.join(allowed)}")
+            raise ConfigError(f"{source}: unknown key {where}{quote(key)}{did_you_mean(key, allowed)}; "
+                              f"valid keys: {', '.join(allowed)}")
 
 
 class EngineError(Exception):

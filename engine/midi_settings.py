@@ -23,7 +23,8 @@ import re
 from dataclasses import dataclass
 
 from .control_table import ALL_KEYS, FIXED_CONTROLS, MAX_KNOBS, control_spec
-from .errors import ConfigError, quote, refuse_unknown
+from .errors import ConfigError, did_you_mean, quote, refuse_unknown
+from .errors import fail_at as _fail
 
 MIDI_KEYS = ("port", "api", "channel", "cc")
 MIDI_APIS = ("auto", "alsa", "jack")
@@ -72,10 +73,6 @@ class MidiSettings:
         return next((m for m in self.mappings if m.cc == cc), None)
 
 
-def _fail(source, key, message):
-    raise ConfigError(f"{source}: {key} {message}")
-
-
 def _bound(value, key, source, spec):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not spec.low <= value <= spec.high:
         unit = f" {spec.unit}" if spec.unit else ""
@@ -95,11 +92,8 @@ def _mapping(cc, value, source, where):
         name, key = value, where
     spec = control_spec(name)
     if spec is None:
-        import difflib
-
         known = [c.key for c in FIXED_CONTROLS] + [f"knob_{n}" for n in range(1, MAX_KNOBS + 1)]
-        close = difflib.get_close_matches(str(name), known, n=1) if isinstance(name, str) else []
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name, known)
         if isinstance(name, str) and re.fullmatch(r"knob_[0-9]+", name):
             hint = f" (knobs are numbered from 1 to {MAX_KNOBS})"
         _fail(source, key, f"names no control: {quote(name)}{hint}; controls: {', '.join(ALL_KEYS)}")
