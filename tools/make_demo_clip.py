@@ -18,10 +18,13 @@ import sys
 import soundfile
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
+# The repository's root, so the tools import as the package ``tools``, as the tests and benchmarks
+# import them: numba's on-disk cache of their kernels records the module's name, and a kernel
+# cached under one name fails to load under the other (ModuleNotFoundError: No module named 'tools').
+if os.path.dirname(TOOLS) not in sys.path:
+    sys.path.insert(0, os.path.dirname(TOOLS))
 
-import synth  # noqa: E402
+from tools import synth  # noqa: E402
 
 DEFAULT_PATH = os.path.join(os.path.dirname(TOOLS), "models", "demo_di.wav")
 

@@ -40,11 +40,13 @@ import time
 import numpy as np
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
-if TOOLS not in sys.path:
-    sys.path.insert(0, TOOLS)
+# The repository's root, so the tools import as the package ``tools``, as the tests and benchmarks
+# import them: numba's on-disk cache of their kernels records the module's name, and a kernel
+# cached under one name fails to load under the other (ModuleNotFoundError: No module named 'tools').
+if os.path.dirname(TOOLS) not in sys.path:
+    sys.path.insert(0, os.path.dirname(TOOLS))
 
-import circuits  # noqa: E402
-import synth  # noqa: E402
+from tools import circuits, synth  # noqa: E402
 
 SAMPLE_RATE = 44100
 PRE_EMPHASIS = 0.85
@@ -132,7 +134,7 @@ class Trainer:
 
     def __init__(self, args):
         import torch
-        from export_torch import SimpleRNN
+        from tools.export_torch import SimpleRNN
 
         self.torch = torch
         self.args = args
@@ -186,7 +188,7 @@ class Trainer:
 
     def predict(self, audio):
         """The model over a whole signal from zero state, float32 numpy (the exported file's behaviour)."""
-        from export_torch import forward_numpy
+        from tools.export_torch import forward_numpy
 
         self.model.eval()
         return forward_numpy(self.model, audio)
@@ -210,7 +212,7 @@ def run_engine(path, audio):
 def main(argv=None):
     args = parse_args(argv)
     import torch
-    from export_torch import export
+    from tools.export_torch import export
 
     torch.set_num_threads(args.threads)
     started = time.time()
