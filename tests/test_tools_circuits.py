@@ -7,6 +7,8 @@ models/README.md claims about it. No torch needed.
 """
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,9 +128,9 @@ def test_tone_stack_matches_a_nodal_solve():
             assert abs(got - expected) <= 1e-9 * abs(expected)
 
 
-def _cabinet_analog_gain_db(frequency_hz):
+def _cabinet_analog_gain_db(frequency_hz, **overrides):
     """|H(j2πf)| of the cabinet's analog prototype, written out from the formula in its docstring."""
-    p = circuits.CABINET
+    p = {**circuits.CABINET, **overrides}
     s = 2j * np.pi * frequency_hz
     wl, wp, gain = 2 * np.pi * p["low_hz"], 2 * np.pi * p["presence_hz"], 10 ** (p["presence_db"] / 40)
     h = s ** 2 / (s ** 2 + wl / p["low_q"] * s + wl ** 2)
@@ -155,6 +157,37 @@ def test_cabinet_response_follows_its_analog_prototype():
     # the shape a speaker cabinet has: the presence peak stands above the mids, the treble falls steeply
     assert _cabinet_analog_gain_db(2500) > _cabinet_analog_gain_db(1000) + 3
     assert _cabinet_analog_gain_db(12000) < _cabinet_analog_gain_db(6000) - 20
+
+
+def _miked_cabinet_analog_gain_db(frequency_hz):
+    """|H(j2πf)| of the close-miked cabinet's analog prototype: the cabinet's, times each peaking section's."""
+    s = 2j * np.pi * frequency_hz
+    gain_db = _cabinet_analog_gain_db(frequency_hz, **circuits.MIKED_CABINET)
+    for hz, section_db, q in circuits.CONE_BREAKUP:
+        w, a = 2 * np.pi * hz, 10 ** (section_db / 40)
+        h = (s ** 2 + a * w / q * s + w ** 2) / (s ** 2 + w / (a * q) * s + w ** 2)
+        gain_db += 20 * np.log10(np.abs(h))
+    return gain_db
+
+
+def test_miked_cabinet_response_follows_its_analog_prototype():
+    """Sines through the close-miked cabinet: within 0.3 dB of its analog H(s) at the box resonance and
+    at every break-up peak and notch (each section is exact at its own centre; the others bend a little)."""
+    rate = 4 * RATE
+    t = np.arange(rate) / rate
+    for frequency in [60.0, 110.0] + [hz for hz, _, _ in circuits.CONE_BREAKUP]:
+        y = circuits.miked_cabinet(np.sin(2 * np.pi * frequency * t), rate).astype(np.float64)
+        measured = 20 * np.log10(np.sqrt(2) * np.std(y[rate // 2:]))
+        assert abs(measured - _miked_cabinet_analog_gain_db(frequency)) < 0.3, frequency
+    # the break-up's shape: each notch lies well below the peaks beside it
+    assert _miked_cabinet_analog_gain_db(3800) < _miked_cabinet_analog_gain_db(3000) - 12
+    assert _miked_cabinet_analog_gain_db(2000) < _miked_cabinet_analog_gain_db(1200) - 6
+
+
+def test_miked_chains_are_the_circuit_then_the_miked_cabinet():
+    x = _drive_signal(seconds=0.25, peak=0.5)
+    expected = circuits.miked_cabinet(circuits.crunch_amp(x, RATE), RATE)
+    np.testing.assert_allclose(circuits.get("crunch_amp_mic")(x, RATE), expected, rtol=0, atol=1e-6)
 
 
 def test_cabinet_chains_are_the_circuit_then_the_cabinet():
@@ -195,6 +228,22 @@ def test_demo_clip_file_is_the_synthesised_riff():
     assert rate == RATE and audio.ndim == 1 and 4 * RATE <= audio.size <= 8 * RATE
     np.testing.assert_array_equal(audio, synth.demo_clip())
     assert (MODELS / "demo_di.wav").stat().st_size < 1.5e6
+
+
+def test_the_tool_scripts_run_after_the_tests_cached_their_kernels(tmp_path):
+    """tools/make_demo_clip.py as a script, after this process compiled synth's kernel as ``tools.synth``.
+
+    numba's on-disk cache records the module's name: a script that imported ``synth`` by its bare
+    name failed to load that cache (ModuleNotFoundError: No module named 'tools'), as train.py did
+    after a test run. The scripts now import the tools as the package ``tools``, as the tests do.
+    """
+    synth.demo_clip()  # compiles (and caches) synth's kernel under this module's name
+    out = tmp_path / "demo.wav"
+    result = subprocess.run([sys.executable, str(REPO / "tools" / "make_demo_clip.py"), "--out", str(out)],
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    again, rate = soundfile.read(out, dtype="float32")
+    np.testing.assert_array_equal(again, synth.demo_clip())
 
 
 # -- the committed model -----------------------------------------------------------------------

@@ -19,12 +19,19 @@ name (in :data:`CIRCUITS`)    what it models
 ``hard_clipper``              op-amp rail clipping between pre-emphasis and de-emphasis filters
 ``tone_stack``                the '59 Fender Bassman treble/mid/bass stack (Yeh & Smith 2006)
 ``crunch_amp``                ``tone_stack(asymmetric_clipper(x))``: a crunchy amp-like chain
+``high_gain_amp``             ``tone_stack(hard_clipper(x))`` at 32 dB of drive: a high-gain amp
 ``cabinet``                   a guitar speaker cabinet's response: low resonance, presence peak,
                               steep treble roll-off (linear)
 ``<name>_cab``                the pedal or amp ``<name>`` into :func:`cabinet`, as a capture of an
                               amp through its speaker (most real amp captures) hears it: for
                               ``diode_clipper``, ``asymmetric_clipper``, ``transistor_fuzz``,
-                              ``hard_clipper``, ``tone_stack`` (with 12 dB make-up) and ``crunch_amp``
+                              ``hard_clipper``, ``tone_stack`` (with 12 dB make-up), ``crunch_amp``
+                              and ``high_gain_amp``
+``miked_cabinet``             :func:`cabinet` with a sharper box resonance and a real speaker's cone
+                              break-up peaks and notches (1–5 kHz), as a close microphone hears it
+``<name>_mic``                ``<name>`` into :func:`miked_cabinet`: as rate-sensitive as the
+                              published GuitarML captures; for ``crunch_amp``, ``high_gain_amp``,
+                              ``transistor_fuzz``, ``tone_stack`` (12 dB make-up), ``asymmetric_clipper``
 ============================  ================================================================
 
 Only numpy, scipy and numba are used (no torch): the tests import this module. The per-sample
@@ -480,9 +487,9 @@ def high_gain_amp(x, sample_rate, drive_db=32.0, treble=0.5, middle=0.5, bass=0.
     """A high-gain amp-like chain: :func:`hard_clipper` with 32 dB of drive (every note clips, even
     its decay), into the Bassman :func:`tone_stack` (knobs at noon, +6 dB make-up).
 
-    Real high-gain captures are the most rate-sensitive models there are (dense harmonics
-    through sharp filtering): the LSTM trained on this into the cabinet is the project's stand-in
-    for them.
+    Real high-gain captures are among the most rate-sensitive models (dense harmonics through
+    sharp filtering): the LSTMs trained on this into the cabinets (``high_gain_amp_cab``,
+    ``high_gain_amp_mic``) are the project's stand-ins for them.
     """
     x, rate = _signal(x), _rate(sample_rate)
     clipped = hard_clipper(x, rate, drive_db=drive_db)
@@ -551,14 +558,64 @@ def _cabinet(x, rate, low_hz, low_q, presence_hz, presence_db, presence_q, high_
     return x
 
 
-def _into_cabinet(name, circuit, **settings):
-    """``cabinet(circuit(x, rate, **settings))`` as a circuit of its own (named ``name``)."""
+#: A close-miked 4×12" cabinet: the box resonance higher and sharper (110 Hz, Q 2) and, on top of
+#: :data:`CABINET`'s broad shape, the peaks and notches of a real speaker's cone break-up and the
+#: microphone's comb, as (frequency Hz, gain dB, Q) RBJ peaking sections. Measured speaker responses
+#: (manufacturers' sheets of 12" guitar speakers) show such features of ±5–10 dB every half-octave or so
+#: from 1 to 5 kHz; they are what makes a capture of an amp through its speaker as sensitive to running
+#: at the wrong rate as the published GuitarML captures (naive at 48 kHz ≈ 10 dB, see models/README.md).
+MIKED_CABINET = dict(low_hz=110.0, low_q=2.0)
+CONE_BREAKUP = ((400.0, -4.0, 1.5), (1200.0, 6.0, 4.0), (2000.0, -6.0, 4.0), (3000.0, 6.0, 5.0),
+                (3800.0, -10.0, 5.0), (5000.0, 6.0, 4.0))
+
+
+def miked_cabinet(x, sample_rate):
+    """A close-miked guitar cabinet: :func:`cabinet` with :data:`MIKED_CABINET`, then :data:`CONE_BREAKUP`.
+
+    H(s) = H_cabinet(s) · Π_k (s² + A_k(ω_k/Q_k)s + ω_k²)/(s² + (ω_k/(A_k·Q_k))s + ω_k²),
+    A_k = 10^(gain_k/40), each section discretised by the bilinear transform pre-warped at its own
+    frequency (linear, no oscillator of its own).
+
+    Parameters
+    ----------
+    x : array_like
+        Mono signal, shape (n,).
+    sample_rate : float
+        Its rate in Hz (above 13 kHz: every section lies below the Nyquist frequency).
+
+    Returns
+    -------
+    numpy.ndarray
+        float32, shape (n,).
+
+    Raises
+    ------
+    ValueError
+        A bad signal or rate.
+    """
+    return _out(_miked_cabinet(_signal(x), _rate(sample_rate)))
+
+
+def _miked_cabinet(x, rate):
+    x = _cabinet(x, rate, **{**CABINET, **MIKED_CABINET})
+    for hz, gain_db, q in CONE_BREAKUP:
+        w, gain = 2 * np.pi * hz, 10.0 ** (gain_db / 40.0)
+        bz, az = _bilinear([1.0, gain * w / q, w * w], [1.0, w / (gain * q), w * w], rate, hz)
+        x = signal.lfilter(bz, az, x)
+    return x
+
+
+def _into_cabinet(name, circuit, miked=False, **settings):
+    """``cabinet(circuit(x, rate, **settings))`` (``miked_cabinet`` if miked) as a circuit named ``name``."""
     def process(x, sample_rate):
         x, rate = _signal(x), _rate(sample_rate)
-        return _out(_cabinet(np.asarray(circuit(x, rate, **settings), np.float64), rate, **CABINET))
+        y = np.asarray(circuit(x, rate, **settings), np.float64)
+        return _out(_miked_cabinet(y, rate) if miked else _cabinet(y, rate, **CABINET))
     process.__name__ = name
-    process.__doc__ = (f"``cabinet({circuit.__name__}(x{''.join(f', {k}={v!r}' for k, v in settings.items())}))``: "
-                       f"the {circuit.__name__.replace('_', ' ')} heard through the speaker cabinet.")
+    process.__doc__ = (f"``{'miked_cabinet' if miked else 'cabinet'}({circuit.__name__}(x"
+                       f"{''.join(f', {k}={v!r}' for k, v in settings.items())}))``: "
+                       f"the {circuit.__name__.replace('_', ' ')} heard through the "
+                       f"{'close-miked ' if miked else ''}speaker cabinet.")
     return process
 
 
@@ -580,6 +637,12 @@ CIRCUITS.update({
     for name, settings in (("diode_clipper", dict(drive_db=20.0)), ("asymmetric_clipper", {}),
                            ("transistor_fuzz", {}), ("hard_clipper", {}), ("tone_stack", dict(makeup_db=12.0)),
                            ("crunch_amp", {}), ("high_gain_amp", {}))
+})
+CIRCUITS["miked_cabinet"] = miked_cabinet
+CIRCUITS.update({
+    f"{name}_mic": _into_cabinet(f"{name}_mic", CIRCUITS[name], miked=True, **settings)
+    for name, settings in (("crunch_amp", {}), ("high_gain_amp", {}), ("transistor_fuzz", {}),
+                           ("tone_stack", dict(makeup_db=12.0)), ("asymmetric_clipper", {}))
 })
 
 
