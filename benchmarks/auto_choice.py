@@ -22,7 +22,7 @@ report (so the report can be made in parts, each well under a minute here); the 
 is written from every row the JSON holds. It also summarises, per set and rate, the mean and
 worst SNR of each read and of auto on the demo clip: the evidence for the recommendations.
 
-Usage: python benchmarks/auto_choice.py [--sets torch fixture default lstm40-cabinet lstm40-pedal] [--rates 48000 96000]
+Usage: python benchmarks/auto_choice.py [--sets torch fixture default lstm40-miked lstm40-cabinet lstm40-pedal] [--rates 48000 96000]
        [--out benchmarks/reports/auto_choice.md] [--json benchmarks/reports/auto_choice.json]
 """
 
@@ -46,7 +46,7 @@ for folder in (HERE, REPO):  # this checkout's engine and tools, not an installe
 
 import quality_report  # noqa: E402  (its model list, labels and formatting)
 
-SETS = ("torch", "fixture", "default", "lstm40-cabinet", "lstm40-pedal")
+SETS = ("torch", "fixture", "default", "lstm40-miked", "lstm40-cabinet", "lstm40-pedal")
 RATES = (48000.0, 96000.0)
 SECOND_SECONDS = 6.0
 #: A pick may score this much below the best read and still count as right (the issue's acceptance).
@@ -177,7 +177,8 @@ def write_markdown(path, rows, command, methods):
               "|---|---|---|" + "---|" * (len(methods) + 1)]
     groups = {}
     for r in rows:
-        key = {"lstm40-cabinet": "lstm40, through a cabinet", "lstm40-pedal": "lstm40, bare pedals"}.get(r["set"], r["set"])
+        key = {"lstm40-miked": "lstm40, close-miked cabinet", "lstm40-cabinet": "lstm40, through a cabinet",
+               "lstm40-pedal": "lstm40, bare pedals"}.get(r["set"], r["set"])
         groups.setdefault((key, r["rate"]), []).append(r)
     for (key, rate), members in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1])):
         cells = []

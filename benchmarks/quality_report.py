@@ -7,9 +7,10 @@ over the whole clip) on the demo clip (models/demo_di.wav, resampled to the mode
 rate their file states, or their format's default (see engine.load_model).
 
 It writes a Markdown report (per-model SNR table, and for the LSTM-40 set -- models/lstm40/*.json,
-LSTM-40 models trained at 44.1 kHz like GuitarML's, in two groups: circuits through a speaker
-cabinet, *_cab.json, and bare pedals -- mean, median and worst-model SNR per method per group and
-for both together, next to the published numbers of SRC.md, and the cubic - linear gap) and the
+LSTM-40 models trained at 44.1 kHz like GuitarML's, in three groups: amps through a close-miked
+cabinet, *_mic.json (as rate-sensitive as real captures), circuits through a plain speaker cabinet,
+*_cab.json, and bare pedals -- mean, median and worst-model SNR per method per group and for all
+together, next to the published numbers of SRC.md, and the cubic - linear gap) and the
 scores as CSV.
 
 Usage: python benchmarks/quality_report.py [--out benchmarks/reports/quality.md] [--csv benchmarks/reports/quality.csv]
@@ -35,10 +36,19 @@ DEMO_CLIP = os.path.join(REPO, "models", "demo_di.wav")
 DEFAULT_MODEL = os.path.join(REPO, "models", "overdrive_lstm20.json")
 LSTM40_DIR = os.path.join(REPO, "models", "lstm40")
 
-#: The groups of the LSTM-40 set (models/lstm40): a circuit heard through the speaker cabinet
-#: (``*_cab.json``, like most real amp captures), and the bare pedal circuits.
-LSTM40_GROUPS = {"lstm40-cabinet": "Amps and pedals through a speaker cabinet (`*_cab.json`)",
+#: The groups of the LSTM-40 set (models/lstm40), by file name: amps heard through a close-miked
+#: cabinet (``*_mic.json``: cone break-up peaks and notches, as rate-sensitive as real captures), a
+#: circuit heard through the plain speaker cabinet (``*_cab.json``), and the bare pedal circuits.
+LSTM40_GROUPS = {"lstm40-miked": "Amps through a close-miked cabinet (`*_mic.json`)",
+                 "lstm40-cabinet": "Amps and pedals through a speaker cabinet (`*_cab.json`)",
                  "lstm40-pedal": "Bare pedal circuits"}
+
+
+def lstm40_group(path):
+    """The LSTM40_GROUPS key of a models/lstm40 file, from its name."""
+    if path.endswith("_mic.json"):
+        return "lstm40-miked"
+    return "lstm40-cabinet" if path.endswith("_cab.json") else "lstm40-pedal"
 
 RATES = (48000.0, 88200.0, 96000.0)
 SUMMARY_RATES = (48000.0, 88200.0, 96000.0)
@@ -56,9 +66,10 @@ def model_files():
     """(set, path) of every model to score: shared fixtures, the default model, the LSTM-40 set."""
     fixtures = sorted(glob.glob(os.path.join(FIXTURES, "*", "*.json")) + glob.glob(os.path.join(FIXTURES, "*", "*.nam")))
     lstm40 = sorted(p for p in glob.glob(os.path.join(LSTM40_DIR, "*.json")) if not p.endswith(".report.json"))
-    lstm40.sort(key=lambda p: not p.endswith("_cab.json"))  # the amp captures first
+    order = list(LSTM40_GROUPS)
+    lstm40.sort(key=lambda p: order.index(lstm40_group(p)))  # the amp captures first (a stable sort)
     return ([("fixture", p) for p in fixtures] + [("default", DEFAULT_MODEL)]
-            + [("lstm40-cabinet" if p.endswith("_cab.json") else "lstm40-pedal", p) for p in lstm40])
+            + [(lstm40_group(p), p) for p in lstm40])
 
 
 def check_replacement(model, x, clip, clip_rate, score):
@@ -215,9 +226,10 @@ def write_markdown(path, command, results, methods, csv_path, clip_seconds, elap
     lstm40 = [e for e in results if e["set"] in LSTM40_GROUPS]
     if lstm40:
         lines += ["## The LSTM-40 set (models/lstm40: LSTM, hidden 40, 1 layer, skip 1, trained at 44.1 kHz)", "",
-                  "Two groups, trained the same way on the same synthesised DI: amp and pedal circuits heard "
-                  "through a speaker cabinet (`*_cab.json`, tools/circuits.py `cabinet`), as most real amp captures "
-                  "are, and the bare pedal circuits. The naive row measures how much a model's sound depends on "
+                  "Three groups, trained the same way on the same synthesised DI: amps heard through a "
+                  "close-miked cabinet (`*_mic.json`, tools/circuits.py `miked_cabinet`: cone break-up peaks and "
+                  "notches), amp and pedal circuits heard through a plain speaker cabinet (`*_cab.json`, "
+                  "tools/circuits.py `cabinet`), as most real amp captures are, and the bare pedal circuits. The naive row measures how much a model's sound depends on "
                   "the rate at all (the published GuitarML set: 9.8 dB at 48 kHz, −1.6 dB at 96 kHz).", "",
                   "| model | group | circuit | epochs | test ESR (engine, 44.1 kHz) |", "|---|---|---|---|---|"]
         for entry in lstm40:
@@ -231,7 +243,7 @@ def write_markdown(path, command, results, methods, csv_path, clip_seconds, elap
             if members:
                 lines += summary_section(f"{title} ({len(members)} models)", members, methods)
         if len({e["set"] for e in lstm40}) > 1:
-            lines += summary_section(f"Both groups together ({len(lstm40)} models)", lstm40, methods)
+            lines += summary_section(f"All groups together ({len(lstm40)} models)", lstm40, methods)
 
     replaced = [(entry, row) for entry in results for row in entry["replaced"]]
     if replaced:

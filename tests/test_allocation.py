@@ -104,3 +104,36 @@ def test_processor_call_allocates_nothing_at_all():
     processor.process(x, out=out)
     assert allocations_during(lambda: processor.process(x[:64], out=out[:64])) == 0
     assert allocations_during(lambda: processor.process(x, out=out)) == 0
+
+
+@pytest.mark.parametrize("settings", [dict(interpolation="resample"), dict(interpolation="cubic", oversample=2),
+                                      dict(interpolation="linear", oversample=4), dict(interpolation="auto")],
+                         ids=["resample", "cubic-x2", "linear-x4", "auto"])
+def test_every_mode_allocates_nothing_after_prepare(settings, tmp_path, monkeypatch):
+    """The resampler pair, oversampling and auto's choice: a process(x, out=) call allocates neither in
+    numba's runtime nor, once warm, in Python (numpy's buffers are traced by tracemalloc)."""
+    import tracemalloc
+
+    from engine import auto_cache
+
+    monkeypatch.setattr(auto_cache, "cache_directory", lambda: str(tmp_path / "engine-auto"))
+    processor = engine.Processor(random_model("lstm", hidden=8, seed=2), sample_rate=48000, max_block_size=4096,
+                                 **settings)
+    x = guitar_like_signal(4096, 48000)
+    out = np.empty_like(x)
+    processor.process(x, out=out)
+    assert allocations_during(lambda: processor.process(x[:64], out=out[:64])) == 0
+    assert allocations_during(lambda: processor.process(x, out=out)) == 0
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        for block in (64, 4096, 1, 333):
+            processor.process(x[:block], out=out[:block])
+        after = tracemalloc.take_snapshot()
+        own = [tracemalloc.Filter(False, tracemalloc.__file__)]  # the snapshots themselves
+        grown = sum(stat.size_diff for stat in after.filter_traces(own).compare_to(before.filter_traces(own), "filename")
+                    if stat.size_diff > 0)
+    finally:
+        tracemalloc.stop()
+    assert grown < 1024, f"{grown} bytes allocated by process(x, out=) calls"  # no audio-sized buffer
+    assert np.all(np.isfinite(out)) and np.std(out) > 0

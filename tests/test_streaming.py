@@ -137,3 +137,34 @@ def test_read_only_input_gives_the_same_output(shared_fixtures):
     frozen = x.copy()
     frozen.flags.writeable = False
     np.testing.assert_array_equal(processor.process(frozen), expected)
+
+
+#: The modes issue 11 added beside the plain state reads: the resampler pair around the model
+#: (resample), oversampling inside it, and auto (its choice, made at prepare, is a state read).
+MODES = {"resample": dict(interpolation="resample"), "cubic-x2": dict(interpolation="cubic", oversample=2),
+         "linear-x4": dict(interpolation="linear", oversample=4), "auto": dict(interpolation="auto")}
+
+
+@pytest.fixture
+def private_auto_cache(tmp_path, monkeypatch):
+    """auto's decisions go to a folder of this test's own (never the user's cache)."""
+    from engine import auto_cache
+
+    monkeypatch.setattr(auto_cache, "cache_directory", lambda: str(tmp_path / "engine-auto"))
+
+
+@pytest.mark.parametrize("rate", [48000, 96000])
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize("name", ["lstm_torch", "lstm_controls"])
+def test_every_mode_gives_the_whole_signals_output_for_any_block_size(shared_fixtures, private_auto_cache, name,
+                                                                      mode, rate):
+    model = fixture_models(shared_fixtures)[name]
+    x = guitar_like_signal(12000, rate, seed=4)
+    processor = engine.Processor(model, sample_rate=rate, max_block_size=4096, **MODES[mode])
+    if model.num_controls:
+        processor.set_controls([0.3, 0.8])
+    whole = processor.process(x)
+    assert np.std(whole) > 1e-3
+    for block in BLOCK_SIZES:
+        processor.reset()
+        np.testing.assert_array_equal(process_in_blocks(processor, x, block), whole, err_msg=f"block {block}")
