@@ -560,10 +560,10 @@ def _cabinet(x, rate, low_hz, low_q, presence_hz, presence_db, presence_q, high_
 
 #: A close-miked 4×12" cabinet: the box resonance higher and sharper (110 Hz, Q 2) and, on top of
 #: :data:`CABINET`'s broad shape, the peaks and notches of a real speaker's cone break-up and the
-#: microphone's comb, as (frequency Hz, gain dB, Q) RBJ peaking sections. Measured speaker responses
-#: (manufacturers' sheets of 12" guitar speakers) show such features of ±5–10 dB every half-octave or so
-#: from 1 to 5 kHz; they are what makes a capture of an amp through its speaker as sensitive to running
-#: at the wrong rate as the published GuitarML captures (naive at 48 kHz ≈ 10 dB, see models/README.md).
+#: microphone's comb, as (frequency Hz, gain dB, Q) RBJ peaking sections: a 12" guitar speaker's
+#: response is far from smooth between 1 and 5 kHz, with peaks and dips of several dB. Chosen (before
+#: any training) so that the chains' own naive error at 48 kHz is the published GuitarML captures'
+#: (≈ 10 dB, see models/README.md): sharp features are what make a capture rate-sensitive.
 MIKED_CABINET = dict(low_hz=110.0, low_q=2.0)
 CONE_BREAKUP = ((400.0, -4.0, 1.5), (1200.0, 6.0, 4.0), (2000.0, -6.0, 4.0), (3000.0, 6.0, 5.0),
                 (3800.0, -10.0, 5.0), (5000.0, 6.0, 4.0))
@@ -591,7 +591,7 @@ def miked_cabinet(x, sample_rate):
     Raises
     ------
     ValueError
-        A bad signal or rate.
+        A bad signal, or a rate at which a section would reach the Nyquist frequency.
     """
     return _out(_miked_cabinet(_signal(x), _rate(sample_rate)))
 
