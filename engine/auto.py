@@ -11,7 +11,10 @@ at prepare the engine measures them. :func:`choose_auto`:
    (engine.evaluate: the model at its own rate on the probe is the reference; the read runs at
    the target rate on the probe FFT-resampled there, its output is resampled back; SNR in dB)
    on :func:`probe_signal`;
-3. picks the highest SNR (a tie goes to the earlier candidate), and keeps the decision in a small
+3. picks the highest SNR (a tie goes to the earlier candidate) — except where no correcting read
+   is stable (below the training rate only naive, the uncorrected model, may be): then it runs
+   resample, as a fixed method falls back (the model at its own rate inside the resampler pair,
+   at the pair's latency; naive only where the pair cannot run) — and keeps the decision in a small
    on-disk cache (engine.auto_cache) keyed on the model's content, the rate, the knob values and
    :func:`probe_version`, so a second prepare costs a file read.
 
@@ -44,7 +47,7 @@ from dataclasses import dataclass, field
 from . import auto_cache
 from .delay import read_filter
 from .errors import ArgumentError
-from .methods import STATE_READS
+from .methods import RESAMPLE, STATE_READS
 from .rates import rate_ratio
 
 #: What auto chooses among, in the order a tie is settled (cheapest read first; the default first).
@@ -106,6 +109,9 @@ class AutoChoice:
         What the probe cost (wall-clock seconds) when it ran, cached or not; 0 if none was needed.
     linearisation : Linearisation or None
         The one the verdicts used, for the Processor's stability decision (not stored).
+    fallback : bool
+        True when no correcting read is stable (naive alone is) and ``method`` is resample: the
+        fallback a fixed method takes too (never cached: nothing was probed).
     """
 
     method: str
@@ -115,6 +121,7 @@ class AutoChoice:
     cached: bool
     probe_seconds: float
     linearisation: object = field(default=None, repr=False, compare=False)
+    fallback: bool = False
 
     @property
     def scores(self):
@@ -123,7 +130,12 @@ class AutoChoice:
 
     def describe(self):
         """One line: the choice and every candidate's score, e.g. for a status line or engine-info."""
+        if self.fallback:
+            return (f"{self.method} (no correcting read is stable at R = {self.ratio:.4g}, only naive, the "
+                    f"uncorrected model: the model runs at its own rate inside the resampler pair)")
         if all(not c.stable or math.isnan(c.snr_db) for c in self.candidates):
+            if sum(c.stable for c in self.candidates) == 1:
+                return f"{self.method} (the only read the stability rule allows at R = {self.ratio:.4g})"
             return f"{self.method} (every stable read is the same at R = {self.ratio:.4g}: nothing to compare)"
         parts = []
         for c in self.candidates:
@@ -190,7 +202,7 @@ def _read_key(method, ratio):
     return offset, tuple(float(t) for t in taps), float(feedback)
 
 
-def probe(model, sample_rate, controls=None, candidates=CANDIDATES):
+def probe(model, sample_rate, controls=None, candidates=CANDIDATES, resample_possible=True):
     """Judge and score every candidate on the probe (no cache).
 
     Parameters
@@ -201,6 +213,9 @@ def probe(model, sample_rate, controls=None, candidates=CANDIDATES):
     controls : sequence of float, optional
         The knob values of a conditioned model (required then: the model runs with them).
     candidates : sequence of str
+    resample_possible : bool
+        Whether the resampler pair can run at this rate pair (engine.resampler.design.can_resample):
+        where only naive is stable and it can, resample is the choice (``fallback``).
 
     Returns
     -------
@@ -239,6 +254,12 @@ def probe(model, sample_rate, controls=None, candidates=CANDIDATES):
     distinct = list(first_of.values())
     if not distinct:
         raise ArgumentError(f"none of the candidates {', '.join(candidates)} is stable at R = {ratio:.4g}")
+    if distinct == ["naive"] and ratio != 1.0 and resample_possible:
+        # Every correcting read is forbidden: running the model uncorrected is the worst choice
+        # (the rate error stays), so auto falls back as a fixed method does (stability.choose).
+        result = tuple(Candidate(method=m, stable=stable, snr_db=math.nan, verdict=text) for m, stable, text in judged)
+        return AutoChoice(method=RESAMPLE, sample_rate=float(sample_rate), ratio=ratio, candidates=result,
+                          cached=False, probe_seconds=0.0, linearisation=made[0], fallback=True)
     scores = {}
     if len(distinct) > 1:
         probes_run += 1
@@ -261,7 +282,7 @@ def probe(model, sample_rate, controls=None, candidates=CANDIDATES):
                       cached=False, probe_seconds=elapsed, linearisation=made[0])
 
 
-def choose_auto(model, sample_rate, controls=None, cache=True):
+def choose_auto(model, sample_rate, controls=None, cache=True, resample_possible=True):
     """The read interpolation="auto" runs: from the cache if this decision was made before, else probed.
 
     Parameters
@@ -273,6 +294,8 @@ def choose_auto(model, sample_rate, controls=None, cache=True):
         The knob values the model runs with (a conditioned model's are part of the key).
     cache : bool
         False: always probe, and do not store the result.
+    resample_possible : bool
+        As :func:`probe`.
 
     Returns
     -------
@@ -289,7 +312,7 @@ def choose_auto(model, sample_rate, controls=None, cache=True):
         choice = _from_record(auto_cache.load(key), model, sample_rate, knobs)
         if choice is not None:
             return choice
-    choice = probe(model, sample_rate, knobs)
+    choice = probe(model, sample_rate, knobs, resample_possible=resample_possible)
     if cache and choice.probe_seconds > 0:
         auto_cache.store(key, _to_record(choice, model, knobs))
     return choice
@@ -307,7 +330,7 @@ def _from_record(record, model, sample_rate, controls):
     """An AutoChoice from a cache record, or None if the record is absent or does not hold up.
 
     The chosen read is judged again by the stability rule (a file on disk must never make an
-    unstable read run), and must be a candidate the record itself scored stable.
+    unstable read run), and must be the candidate the record itself scored best among its stable ones.
     """
     if record is None:
         return None
@@ -323,6 +346,12 @@ def _from_record(record, model, sample_rate, controls):
     if tuple(c.method for c in candidates) != tuple(CANDIDATES) or method not in CANDIDATES:
         return None
     if not next(c for c in candidates if c.method == method).stable:
+        return None
+    # The record must hold its own decision: the chosen read is the best-scored stable one (the
+    # earliest on a tie), so an entry edited to name another read is not obeyed.
+    scored = [(c.snr_db, -index, c.method) for index, c in enumerate(candidates)
+              if c.stable and not math.isnan(c.snr_db)]
+    if not scored or max(scored)[2] != method:
         return None
     from .stability import linearise
 

@@ -16,17 +16,23 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .delay import INTERPOLATIONS
-from .errors import StabilityWarning
+from .errors import SampleRateError, StabilityWarning
+from .methods import RESAMPLE
 from .processor import Processor, knob_values
+from .resampler.design import MAX_PHASES, can_resample
 from .resample import resample
 
 #: Silence around the signal while resampling, so the FFT's wrap-around stays out of it.
 PAD_SECONDS = 0.05
 
 
+#: Score.ran of a method that cannot run at that rate (resample or oversampling where the pair cannot).
+NOT_RUN = "cannot run"
+
+
 @dataclass
 class Score:
-    """One (rate, method) result of the protocol."""
+    """One (rate, method) result of the protocol (``ran`` NOT_RUN and ``snr_db`` NaN: it could not run there)."""
 
     model: str
     model_rate: float
@@ -132,10 +138,19 @@ def evaluate(model, x, rates, methods=INTERPOLATIONS, controls=None, progress=No
     for rate in rates:
         for method in methods:
             for factor in oversamples:
-                y, processor = _candidate(model, x, rate, method, controls, oversample=factor)
-                scores.append(Score(model=model.name, model_rate=model.sample_rate, rate=float(rate),
-                                    ratio=rate / model.sample_rate, method=method, ran=processor.interpolation,
-                                    snr_db=snr_db(y_ref, y), oversample=int(factor), latency=processor.latency))
+                try:
+                    y, processor = _candidate(model, x, rate, method, controls, oversample=factor)
+                except SampleRateError:
+                    if method != RESAMPLE and factor == 1 or can_resample(rate, factor * model.sample_rate):
+                        raise  # not the resampler pair's rate ratio: the rate itself is wrong
+                    # The pair takes ratios of small whole numbers only: this column cannot run at this rate.
+                    scores.append(Score(model=model.name, model_rate=model.sample_rate, rate=float(rate),
+                                        ratio=rate / model.sample_rate, method=method, ran=NOT_RUN,
+                                        snr_db=math.nan, oversample=int(factor)))
+                else:
+                    scores.append(Score(model=model.name, model_rate=model.sample_rate, rate=float(rate),
+                                        ratio=rate / model.sample_rate, method=method, ran=processor.interpolation,
+                                        snr_db=snr_db(y_ref, y), oversample=int(factor), latency=processor.latency))
                 if progress is not None:
                     progress(len(scores), total)
     return scores
@@ -161,16 +176,22 @@ def format_table(scores):
         cells = []
         for c in columns:
             s = row[c]
-            text = "exact" if math.isinf(s.snr_db) else f"{s.snr_db:.1f}"
-            if s.ran != s.method:
-                text += f"({s.ran[:3]})"
+            if s.ran == NOT_RUN:
+                text = NOT_RUN
+            else:
+                text = "exact" if math.isinf(s.snr_db) else f"{s.snr_db:.1f}"
+                if s.ran != s.method:
+                    text += f"({s.ran[:3]})"
             cells.append(f"{text:>12}")
-        lines.append(f"{rate:>10.0f} {first.ratio:>7.4f} " + " ".join(cells))
+        lines.append(f"{rate:>10.10g} {first.ratio:>7.4f} " + " ".join(cells))
     if any(s.latency for s in scores):
         for rate in rates:
             row = {(s.method, s.oversample): s for s in scores if s.rate == rate}
             lines.append(f"{'latency':>10} {'':>7} " + " ".join(f"{row[c].latency:>12}" for c in columns)
-                         + f"   (samples at {rate:g} Hz)")
+                         + f"   (samples at {rate:.10g} Hz)")
+    if any(s.ran == NOT_RUN for s in scores):
+        lines.append(f"{NOT_RUN}: resample and oversampling run the model inside a resampler pair, which takes "
+                     f"rate ratios of whole numbers up to {MAX_PHASES} (48000/44100 = 160/147); this rate has none")
     return "\n".join(lines)
 
 

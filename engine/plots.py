@@ -179,22 +179,26 @@ def aliasing_plot(scores, rate, path):
         ``path``.
     """
     plt = _pyplot()
-    fig, axis = plt.subplots(figsize=(8, 4.2))
+    fig, axis = plt.subplots(figsize=(10, 4.8))
     styles = {1: "-", 2: "--", 4: ":"}
     chosen = [s for s in scores if s.rate == rate]
+    # One colour per method (a line style per factor), from a palette with enough distinct colours.
+    methods = list(dict.fromkeys(s.method for s in chosen))
+    palette = plt.get_cmap("tab10").colors
     for score in chosen:
         label = score.method if score.oversample == 1 else f"{score.method} ×{score.oversample}"
         if score.ran != score.method:
             label += f" (ran {score.ran})"
         axis.plot(score.frequencies, score.asr_db, marker="o", ls=styles.get(score.oversample, "-"), lw=1.3,
+                  color=palette[methods.index(score.method) % len(palette)],
                   label=f"{label}: mean {score.mean_db:.1f} dB")
     axis.set_xscale("log")
     axis.set_xlabel("sine frequency (Hz)")
     axis.set_ylabel("aliasing-to-signal ratio (dB)")
     model = chosen[0].model if chosen else ""
-    axis.set_title(f"{model} at {rate:g} Hz: aliasing per method and oversampling factor (lower is better)")
+    axis.set_title(f"{model} at {rate:g} Hz: aliasing per method and factor (lower is better)", fontsize=10)
     axis.grid(alpha=0.3, which="both")
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))  # beside the data, not over it
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -284,27 +284,23 @@ class Processor:
         from .stability import choose
 
         # The read runs at oversample × the stream's rate, so it is judged at that R.
+        possible = self._can_resample()
         self.stability = choose(self.model, self.requested_interpolation, self._read_ratio_asked,
-                                self._ctrl_to if self.model.num_controls else None)
+                                self._ctrl_to if self.model.num_controls else None, resample_possible=possible)
         method = self.stability.method
         if self.stability.replaced:
             text = self.stability.explain(self.sample_rate)
-            if method == RESAMPLE and not self._can_resample():
-                method = "naive"
-                text = text.replace("running resample instead", "running naive instead (resample cannot run between "
-                                    f"{self.sample_rate:g} Hz and {self.oversample * self.model.sample_rate:g} Hz)")
+            if not possible and method == "naive":
+                text += (f" (resample cannot run between {self.sample_rate:g} Hz and "
+                         f"{self.oversample * self.model.sample_rate:g} Hz)")
             warnings.warn(f"{self.model.name}: {text}", StabilityWarning, stacklevel=stacklevel)
         return method
 
     def _can_resample(self):
         """Whether the resampler pair can run between sample_rate and oversample × the model's rate."""
-        from .resampler.design import rate_fraction
+        from .resampler.design import can_resample
 
-        try:
-            rate_fraction(self.sample_rate, self.oversample * self.model.sample_rate)
-        except SampleRateError:
-            return False
-        return True
+        return can_resample(self.sample_rate, self.oversample * self.model.sample_rate)
 
     def _auto_interpolation(self, keep):
         """The read interpolation="auto" runs (engine.auto.choose_auto), with its stability decision.
@@ -317,12 +313,23 @@ class Processor:
         from .stability import choose
 
         controls = self._ctrl_to if self.model.num_controls else None
+        # The read runs at oversample × the stream's rate (inside the pair), so it is chosen and judged there.
+        read_rate, possible = self.sample_rate * self.oversample, self._can_resample()
         if keep and self.auto is not None:
-            self.stability = choose(self.model, self.interpolation, self.ratio, controls)
+            self.stability = choose(self.model, self.interpolation, self._read_ratio_asked, controls,
+                                    resample_possible=possible)
             if not self.stability.replaced:
                 return self.interpolation
-        self.auto = choose_auto(self.model, self.sample_rate, controls)
-        self.stability = choose(self.model, self.auto.method, self.ratio, controls, self.auto.linearisation)
+        self.auto = choose_auto(self.model, read_rate, controls, resample_possible=possible)
+        self.stability = choose(self.model, self.auto.method, self._read_ratio_asked, controls,
+                                self.auto.linearisation, resample_possible=possible)
+        if self.stability.method == "naive" and self._read_ratio_asked != 1.0:
+            # Only where every correcting read is forbidden and the pair cannot run: as a fixed method's
+            # fallback to naive does, say so (the rate error is left in).
+            warnings.warn(f"{self.model.name}: auto: no correcting read is stable at {self.sample_rate:g} Hz "
+                          f"(R = {self._read_ratio_asked:.4g}) and resample cannot run between {self.sample_rate:g} Hz "
+                          f"and {self.oversample * self.model.sample_rate:g} Hz; running naive (uncorrected)",
+                          StabilityWarning, stacklevel=4)
         return self.stability.method
 
     @property

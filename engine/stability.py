@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from . import delay
 from .delay import read_window
 from .linearisation import Linearisation, linearise, spectral_radius
+from .methods import RESAMPLE as RESAMPLE_METHOD
 
 __all__ = ["Verdict", "Choice", "verdict", "choose", "is_stable", "stability_threshold", "ideal_radius",
            "Linearisation", "linearise", "spectral_radius"]
@@ -213,7 +214,7 @@ def verdict(method, ratio, linearisation):
     return Verdict(method, ratio, stable, WITHIN_LIMIT if stable else OVER_LIMIT, radius, limit)
 
 
-def choose(model, method, ratio, controls=None, linearisation=None):
+def choose(model, method, ratio, controls=None, linearisation=None, resample_possible=True):
     """The method to run: ``method`` if predicted safe, else the best safe one (resample at worst).
 
     Parameters
@@ -229,6 +230,10 @@ def choose(model, method, ratio, controls=None, linearisation=None):
     linearisation : Linearisation, optional
         A linearisation of ``model`` at ``controls`` already made (engine-info judges every method
         with one); made here, once, only if a verdict needs it.
+    resample_possible : bool
+        Whether the resampler pair can run between the stream's rate and the model's (it needs a
+        rate ratio of small integers, engine.resampler.design.rate_fraction); if not, the fallback
+        passes over resample (to naive at worst).
 
     Returns
     -------
@@ -250,7 +255,7 @@ def choose(model, method, ratio, controls=None, linearisation=None):
     chosen = method
     if not verdicts[0].stable:
         for candidate in FALLBACK_ORDER:
-            if candidate != method:
+            if candidate != method and (resample_possible or candidate != RESAMPLE_METHOD):
                 verdicts.append(verdict(candidate, ratio, lazily))
                 if verdicts[-1].stable:
                     chosen = candidate

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -210,6 +211,76 @@ def test_a_cache_entry_naming_a_forbidden_read_is_not_obeyed(private_cache, shar
     assert auto.probes_run == before + 1
 
 
+def test_a_cache_entry_naming_a_read_it_did_not_score_best_is_not_obeyed(private_cache):
+    """An entry edited to name a stable read other than its best-scored one is not the decision it records."""
+    model = engine.load_model(REPO / "models/lstm40/crunch_amp_mic.json")
+    first = engine.Processor(model, sample_rate=48000.0, interpolation="auto").interpolation
+    entry = _only_entry(private_cache)
+    record = json.loads(entry.read_text())
+    worst = min((c for c in record["candidates"] if c["stable"]), key=lambda c: c["snr_db"])["method"]
+    assert worst != first
+    record["method"] = worst
+    entry.write_text(json.dumps(record))
+    before = auto.probes_run
+    assert engine.Processor(model, sample_rate=48000.0, interpolation="auto").interpolation == first
+    assert auto.probes_run == before + 1
+
+
+#: A 48 kHz model (the miked high-gain amp read as one) below its rate where every correcting read is
+#: forbidden: R = 2/3 (32 kHz, the pair can run: 2/3) and R = 30001/48000 (it cannot).
+BELOW_MODEL = "models/lstm40/high_gain_amp_mic.json"
+
+
+def _below_model():
+    return engine.load_model(REPO / BELOW_MODEL, sample_rate=48000)
+
+
+def test_where_only_naive_is_stable_auto_falls_back_to_resample_as_a_fixed_method_does(private_cache):
+    model = _below_model()
+    for method in INTERPOLATIONS:
+        assert allowed(model, method, 32000.0) == (method == "naive"), method
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the best there is: no warning
+        processor = engine.Processor(model, sample_rate=32000.0, interpolation="auto")
+    assert processor.interpolation == "resample" and processor.latency > 0 and processor.auto.fallback
+    with pytest.warns(engine.StabilityWarning, match="running resample instead"):
+        fixed = engine.Processor(model, sample_rate=32000.0, interpolation="linear")
+    assert fixed.interpolation == "resample"
+    # and it sounds like the model: far above the uncorrected model on the protocol
+    x = resample(guitar_like_signal(48000, 48000.0, seed=8), 48000.0, model.sample_rate)
+    reference = reference_output(model, x)
+    ran = {m: snr_db(reference, candidate_output(model, x, 32000.0, m)[0]) for m in ("auto", "naive")}
+    assert ran["auto"] > ran["naive"] + 20, ran
+
+
+def test_where_neither_a_correcting_read_nor_the_pair_can_run_auto_runs_naive_and_says_so(private_cache):
+    model = _below_model()
+    with pytest.warns(engine.StabilityWarning, match="auto: no correcting read is stable.*running naive"):
+        processor = engine.Processor(model, sample_rate=30001.0, interpolation="auto")
+    assert processor.interpolation == "naive" and processor.latency == 0
+    assert "the only read the stability rule allows" in processor.auto.describe()
+
+
+def test_engine_info_says_what_runs_where_the_pair_cannot(capsys):
+    assert cli.info_main([str(REPO / BELOW_MODEL), "--model-rate", "48000", "--rate", "30001"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^  linear\s+UNSTABLE.*; runs naive instead$", out, re.MULTILINE), out
+    assert re.search(r"^  resample\s+cannot run: 30001 Hz and 48000 Hz", out, re.MULTILINE), out
+    assert "runs resample instead" not in out
+    assert re.search(r"^  auto\s+runs naive: the only read", out, re.MULTILINE), out
+    assert cli.info_main([str(REPO / BELOW_MODEL), "--model-rate", "48000", "--rate", "32000"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^  linear\s+UNSTABLE.*; runs resample instead$", out, re.MULTILINE), out
+    assert re.search(r"^  auto\s+runs resample: no correcting read is stable", out, re.MULTILINE), out
+
+
+def test_with_oversampling_auto_chooses_the_read_at_the_rate_it_runs(private_cache):
+    model = engine.load_model(REPO / "models/lstm40/crunch_amp_mic.json")
+    processor = engine.Processor(model, sample_rate=48000.0, interpolation="auto", oversample=2)
+    assert processor.auto.ratio == pytest.approx(processor.read_ratio) and processor.read_ratio > 2
+    assert processor.auto.sample_rate == 96000.0
+
+
 def test_an_unwritable_cache_costs_a_probe_not_an_error(monkeypatch, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -255,7 +326,7 @@ def test_engine_info_lists_every_score_and_the_choice(capsys, shared_fixtures):
         line = re.search(rf"^    {method}\s+(.*)$", out, re.MULTILINE)
         assert line, out
         if score is None:
-            assert "not scored: predicted unstable" in line.group(1)
+            assert "not scored: the stability rule forbids it" in line.group(1)
         else:
             assert float(re.match(r"(-?[\d.]+) dB", line.group(1)).group(1)) == pytest.approx(score, abs=0.051)
     assert re.search(rf"^    {processor.interpolation}\s+.*<- runs$", out, re.MULTILINE)

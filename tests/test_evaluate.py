@@ -117,3 +117,23 @@ def test_engine_eval_recommends_this_models_best_read_and_says_how_close_auto_ca
     assert lines[0] == ("at 48000 Hz: best read on this clip lagrange5 (61.5 dB); auto picked lagrange5 (+0.0 dB); "
                         "resample 80.0 dB with 48 samples of latency — use interpolation: auto live")
     assert lines[1] == "at 96000 Hz: best read on this clip cubic (66.0 dB)"
+
+
+def test_engine_eval_marks_what_cannot_run_at_a_rate_the_pair_does_not_take(tmp_path, capsys):
+    """At 48001 Hz the state reads run and the resampler pair cannot (48001/44100 is no ratio of small whole
+    numbers): the default methods give a table with that column marked, not an error."""
+    from engine import cli
+    from engine.evaluate import NOT_RUN
+
+    clip = tmp_path / "di.wav"
+    soundfile.write(clip, guitar_like_signal(22050, 44100.0, seed=3), 44100)
+    model = REPO / "models" / "overdrive_lstm20.json"
+    assert cli.eval_main([str(model), "--input", str(clip), "--rates", "48001", "48000"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.split()[:1] == ["48001"])
+    assert NOT_RUN in row and "resample" in out, row
+    other = next(line for line in out.splitlines() if line.split()[:1] == ["48000"])
+    assert NOT_RUN not in other
+    assert cli.eval_main([str(model), "--input", str(clip), "--rates", "44100", "--methods", "linear", "auto"]) == 0
+    out = capsys.readouterr().out
+    assert "at 44100 Hz: the model's own rate, every read is the model itself" in out and "nan" not in out

@@ -237,3 +237,19 @@ def test_sigterm_handling_is_only_for_the_duration_of_a_render(tmp_path, wav, na
     before = signal.getsignal(signal.SIGTERM)
     render_file(engine.load_model(nam), wav, tmp_path / "wet.wav")
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+@pytest.mark.parametrize("command", ["process", "info", "eval"])
+def test_file_names_after_control_are_explained(command, capsys):
+    """``--control`` takes every word after it: a file name there is not 'an invalid float' but a placement."""
+    from engine import cli
+
+    main = {"process": cli.process_main, "info": cli.info_main, "eval": cli.eval_main}[command]
+    argv = {"process": ["--model", "m.json", "--control", "0.5", "in.wav", "out.wav"],
+            "info": ["--rate", "48000", "--control", "0.5", "m.json"],
+            "eval": ["--control", "0.5", "m.json"]}[command]
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "is not a knob value (a number); --control takes every word after it, so put it after the file" in error

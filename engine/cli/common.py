@@ -59,6 +59,19 @@ def rate_argument(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of Hz") from None
 
 
+def knob_argument(text):
+    """argparse type for one --control value: a number; anything else says where the knob values go.
+
+    ``--control`` takes one or more values, so it takes every word after it: file names given after it
+    would be read as knob values (the error then says to put the option last).
+    """
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a knob value (a number); --control takes every word "
+                                         f"after it, so put it after the file names") from None
+
+
 class ProgressBar:
     """A one-line progress bar on stderr for long renders (a line per 10 % when stderr is not a terminal)."""
 

@@ -1,11 +1,12 @@
 """engine-eval: the quality report of the published protocol (SRC.md)."""
 
 import argparse
+import math
 import os
 
 from ..errors import AudioFileError
 from ..methods import AUTO, CHOICES, OVERSAMPLE_FACTORS
-from .common import ProgressBar, check_output, entry_point, make_folders, rate_argument, write_output
+from .common import ProgressBar, check_output, entry_point, knob_argument, make_folders, rate_argument, write_output
 
 DEMO_CLIP = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "models",
                          "demo_di.wav")
@@ -38,7 +39,7 @@ def eval_main(argv=None):
                              "and oversampling factor at each rate, on loud sines whose harmonics fold")
     parser.add_argument("--input", metavar="WAV", help=f"test signal, its first channel, at most "
                                                        f"{MAX_CLIP_SECONDS:g} s (default: the demo clip, {DEMO_CLIP})")
-    parser.add_argument("--control", type=float, nargs="+", metavar="V", help="knob values of a conditioned model")
+    parser.add_argument("--control", type=knob_argument, nargs="+", metavar="V", help="knob values of a conditioned model")
     parser.add_argument("--csv", metavar="PATH", help="also write the scores as CSV (its folder must exist)")
     parser.add_argument("--plots", metavar="DIR", help="write PNG plots here: the 100 Hz sine picture and "
                                                        "the error spectrum per method at the first rate (with "
@@ -151,11 +152,18 @@ def recommendation(scores):
         if not reads:
             continue
         best = max(reads, key=lambda s: s.snr_db)
-        line = f"at {rate:g} Hz: best read on this clip {best.method} ({best.snr_db:.1f} dB)"
+        if math.isinf(best.snr_db):  # R = 1: every read is the model itself
+            lines.append(f"at {rate:.10g} Hz: the model's own rate, every read is the model itself")
+            continue
+        if best.method == "naive" and len(reads) == 1:
+            line = (f"at {rate:.10g} Hz: no correcting read can run here (the stability rule forbids them), only naive "
+                    f"({best.snr_db:.1f} dB, uncorrected)")
+        else:
+            line = f"at {rate:.10g} Hz: best read on this clip {best.method} ({best.snr_db:.1f} dB)"
         auto = [s for s in at_rate if s.method == AUTO]
         if auto:
             line += f"; auto picked {auto[0].ran} ({auto[0].snr_db - best.snr_db:+.1f} dB)"
-        resampled = [s for s in at_rate if s.method == "resample"]
+        resampled = [s for s in at_rate if s.method == "resample" and s.ran == "resample"]
         if resampled:
             line += (f"; resample {resampled[0].snr_db:.1f} dB with {resampled[0].latency} samples of latency")
         lines.append(line + (" — use interpolation: auto live" if auto else ""))

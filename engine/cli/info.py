@@ -4,7 +4,7 @@ import argparse
 
 from ..methods import INTERPOLATIONS, OVERSAMPLE_FACTORS, RESAMPLE
 from ..rates import MAX_RATIO, MIN_RATIO
-from .common import entry_point, rate_argument
+from .common import entry_point, knob_argument, rate_argument
 
 @entry_point
 def info_main(argv=None):
@@ -18,7 +18,7 @@ def info_main(argv=None):
     parser.add_argument("--model-rate", type=rate_argument, metavar="HZ", help="override the training rate")
     parser.add_argument("--rate", type=rate_argument, metavar="HZ",
                         help="also show how the engine would run the model at this rate")
-    parser.add_argument("--control", type=float, nargs="+", metavar="V",
+    parser.add_argument("--control", type=knob_argument, nargs="+", metavar="V",
                         help="with --rate: the knob values of a conditioned model to check stability at "
                              "(default 0.5 each, as engine-process and engine-eval)")
     parser.add_argument("--oversample", type=int, choices=OVERSAMPLE_FACTORS, default=1, metavar="K",
@@ -66,7 +66,7 @@ def info_main(argv=None):
             kind = "integer: every method is the exact delay"
         else:
             kind = "fractional: interpolated delay"
-        lines.append((f"at {rate:g} Hz", f"R = {ratio:.6g} ({kind})"))
+        lines.append((f"at {rate:.10g} Hz", f"R = {ratio:.6g} ({kind})"))
         factor = args.oversample
         if factor > 1:
             read_ratio = rate_ratio(factor * rate, model.sample_rate, model.path)
@@ -81,38 +81,55 @@ def info_main(argv=None):
         if model.num_controls:
             lines.append(("  knobs", " ".join(f"{v:g}" for v in controls) + " (the stability check depends on them; "
                                      "set them with --control)"))
+        from ..resampler.design import can_resample
+
         # The Processor's own decision for each method, each verdict with the limit it applied;
-        # one linearisation serves them all (made only if a verdict needs it).
+        # one linearisation serves them all (made only if a verdict needs it). The fallback passes
+        # over resample where the pair cannot run at this rate pair, as the Processor's does.
+        possible = can_resample(rate, factor * model.sample_rate)
         linearisation = None
         for method in INTERPOLATIONS:
-            choice = choose(model, method, ratio, controls, linearisation)
+            if method == RESAMPLE and not possible:
+                lines.append((f"  {method}", f"cannot run: {rate:g} Hz and {factor * model.sample_rate:g} Hz are "
+                                             f"not a ratio of small whole numbers (see latency below)"))
+                continue
+            choice = choose(model, method, ratio, controls, linearisation, resample_possible=possible)
             linearisation = choice.linearisation
             text = choice.verdicts[0].describe()
             lines.append((f"  {method}", text + (f"; runs {choice.method} instead" if choice.replaced else "")))
         if linearisation is not None and not linearisation.converged:
             lines.append(("  note", "silence does not settle to a fixed point: the check is approximate"))
         lines.append(("  latency", _latency_line(model, rate, factor)))
-        lines += _auto_lines(model, rate, controls)
+        lines += _auto_lines(model, factor * rate, controls, possible)
     width = max(len(key) for key, _ in lines)
     for key, value in lines:
         print(f"{key:<{width}}  {value}")
     return 0
 
 
-def _auto_lines(model, rate, controls):
-    """What interpolation="auto" runs at ``rate``: the choice, then every candidate's probe score."""
+def _auto_lines(model, read_rate, controls, resample_possible):
+    """What interpolation="auto" runs with its read at ``read_rate``: the choice, then every candidate's probe score."""
     from ..auto import PROBE_SECONDS, choose_auto
+    from ..auto_cache import cache_directory
 
-    choice = choose_auto(model, rate, controls)
+    choice = choose_auto(model, read_rate, controls, resample_possible=resample_possible)
+    if choice.fallback:
+        return [("  auto", f"runs {choice.method}: no correcting read is stable here (only naive, the uncorrected "
+                           f"model), so the model runs at its own rate inside the resampler pair, as a fixed "
+                           f"method falls back")]
     scored = [c for c in choice.candidates if c.stable and c.snr_db == c.snr_db]  # NaN: not scored
     if not scored:
-        return [("  auto", f"runs {choice.method}: every stable method is the same read here, nothing to compare")]
-    source = "from the cache" if choice.cached else "probed now"
+        stable = [c for c in choice.candidates if c.stable]
+        why = ("every stable method is the same read here, nothing to compare" if len(stable) > 1
+               else "the only read the stability rule allows here")
+        return [("  auto", f"runs {choice.method}: {why}")]
+    source = (f"from the cache (probed earlier, in {choice.probe_seconds:.2f} s)" if choice.cached
+              else f"probed now, in {choice.probe_seconds:.2f} s")
     lines = [("  auto", f"runs {choice.method}: the best SNR on a {PROBE_SECONDS:g} s guitar-like probe (the "
-                        f"published protocol), {source}; the probe took {choice.probe_seconds:.2f} s")]
+                        f"published protocol), {source}; cache: {cache_directory()} (safe to delete)")]
     for c in choice.candidates:
         if not c.stable:
-            text = "not scored: predicted unstable (above)"
+            text = "not scored: the stability rule forbids it here (above)"
         else:
             text = "exact" if c.snr_db == float("inf") else f"{c.snr_db:.1f} dB"
             if c.same_as:

@@ -6,7 +6,7 @@ import sys
 import time
 
 from ..methods import AUTO, CHOICES, DEFAULT_INTERPOLATION, OVERSAMPLE_FACTORS
-from .common import ProgressBar, entry_point, rate_argument
+from .common import ProgressBar, entry_point, knob_argument, rate_argument
 
 
 def _decibels(text):
@@ -118,7 +118,7 @@ def process_main(argv=None):
     parser.add_argument("--oversample", type=int, choices=OVERSAMPLE_FACTORS, metavar="K",
                         help="run the model at K times the file's rate (1, 2, 4; default: the config's, else 1) "
                              "inside a resampler, against aliasing; its latency is compensated")
-    parser.add_argument("--control", type=float, nargs="+", metavar="V",
+    parser.add_argument("--control", type=knob_argument, nargs="+", metavar="V",
                         help="control values of a conditioned model, one per knob (default 0.5 each)")
     parser.add_argument("--no-settle", dest="settle", action="store_false",
                         help="start the model at the file's own initial state (zero for most formats), as the "

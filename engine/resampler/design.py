@@ -90,6 +90,20 @@ def rate_fraction(outer_rate, inner_rate):
     return ratio
 
 
+def can_resample(outer_rate, inner_rate):
+    """Whether the pair can run between ``outer_rate`` and ``inner_rate`` (:func:`rate_fraction` accepts them).
+
+    Returns
+    -------
+    bool
+    """
+    try:
+        rate_fraction(outer_rate, inner_rate)
+    except SampleRateError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Stage:
     """One polyphase stage of equation (1): zero-stuff by ``up``, filter, keep every ``down``-th sample.
