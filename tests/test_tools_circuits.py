@@ -190,6 +190,18 @@ def test_miked_chains_are_the_circuit_then_the_miked_cabinet():
     np.testing.assert_allclose(circuits.get("crunch_amp_mic")(x, RATE), expected, rtol=0, atol=1e-6)
 
 
+def test_the_miked_cabinet_is_more_rate_sensitive_than_the_plain_one():
+    """benchmarks/circuit_rate_sensitivity.py's score: a pass-through barely changes at 48 kHz (only the
+    protocol's resampling), the plain cabinet does, the close-miked one (its sharp break-up) much more."""
+    from benchmarks.circuit_rate_sensitivity import naive_snr_db
+
+    x = guitar_like_signal(RATE, RATE, seed=6)
+    through = naive_snr_db(lambda signal, rate: np.asarray(signal, np.float32), x, 48000.0)
+    plain = naive_snr_db(circuits.cabinet, x, 48000.0)
+    miked = naive_snr_db(circuits.miked_cabinet, x, 48000.0)
+    assert through > 60 and plain < 30 and miked < plain - 2, (through, plain, miked)
+
+
 def test_cabinet_chains_are_the_circuit_then_the_cabinet():
     x = _drive_signal(seconds=0.25, peak=0.5)
     expected = circuits.cabinet(circuits.transistor_fuzz(x, RATE), RATE)
