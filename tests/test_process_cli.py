@@ -253,3 +253,13 @@ def test_file_names_after_control_are_explained(command, capsys):
     assert stopped.value.code == 2
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert "is not a knob value (a number); --control takes every word after it, so put it after the file" in error
+
+
+@pytest.mark.parametrize("value", ["2", "-0.1", "nan"])
+def test_a_knob_value_outside_0_to_1_is_refused_as_the_config_refuses_it(value, capsys):
+    from engine import cli
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.process_main(["in.wav", "out.wav", "--model", "m.json", "--control", value])
+    assert stopped.value.code == 2
+    assert f"'{value}' is outside the knobs' range, 0 to 1" in capsys.readouterr().err

@@ -60,16 +60,24 @@ def rate_argument(text):
 
 
 def knob_argument(text):
-    """argparse type for one --control value: a number; anything else says where the knob values go.
+    """argparse type for one --control value: a knob position from 0 to 1, as the config's and the live knobs'.
 
     ``--control`` takes one or more values, so it takes every word after it: file names given after it
-    would be read as knob values (the error then says to put the option last).
+    would be read as knob values (the error then says to put the option last). (engine.Processor's
+    set_controls takes any finite value, for a study of a model outside its trained range.)
     """
+    from ..config import CONTROL_RANGE
+
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a knob value (a number); --control takes every word "
                                          f"after it, so put it after the file names") from None
+    low, high = CONTROL_RANGE
+    if not low <= value <= high:  # NaN too
+        raise argparse.ArgumentTypeError(f"{text!r} is outside the knobs' range, {low:g} to {high:g} (as in a "
+                                         f"config and on the live knobs)")
+    return value
 
 
 class ProgressBar:
