@@ -140,17 +140,15 @@ def evaluate(model, x, rates, methods=INTERPOLATIONS, controls=None, progress=No
             for factor in oversamples:
                 try:
                     y, processor = _candidate(model, x, rate, method, controls, oversample=factor)
+                    ran, snr, latency = processor.interpolation, snr_db(y_ref, y), processor.latency
                 except SampleRateError:
                     if method != RESAMPLE and factor == 1 or can_resample(rate, factor * model.sample_rate):
                         raise  # not the resampler pair's rate ratio: the rate itself is wrong
                     # The pair takes ratios of small whole numbers only: this column cannot run at this rate.
-                    scores.append(Score(model=model.name, model_rate=model.sample_rate, rate=float(rate),
-                                        ratio=rate / model.sample_rate, method=method, ran=NOT_RUN,
-                                        snr_db=math.nan, oversample=int(factor)))
-                else:
-                    scores.append(Score(model=model.name, model_rate=model.sample_rate, rate=float(rate),
-                                        ratio=rate / model.sample_rate, method=method, ran=processor.interpolation,
-                                        snr_db=snr_db(y_ref, y), oversample=int(factor), latency=processor.latency))
+                    ran, snr, latency = NOT_RUN, math.nan, 0
+                scores.append(Score(model=model.name, model_rate=model.sample_rate, rate=float(rate),
+                                    ratio=rate / model.sample_rate, method=method, ran=ran, snr_db=snr,
+                                    oversample=int(factor), latency=latency))
                 if progress is not None:
                     progress(len(scores), total)
     return scores

@@ -291,10 +291,14 @@ class Processor:
         if self.stability.replaced:
             text = self.stability.explain(self.sample_rate)
             if not possible and method == "naive":
-                text += (f" (resample cannot run between {self.sample_rate:g} Hz and "
-                         f"{self.oversample * self.model.sample_rate:g} Hz)")
+                text += f" ({self._no_pair()})"
             warnings.warn(f"{self.model.name}: {text}", StabilityWarning, stacklevel=stacklevel)
         return method
+
+    def _no_pair(self):
+        """Why the fallback passed over resample, for a warning."""
+        return (f"resample cannot run between {self.sample_rate:g} Hz and "
+                f"{self.oversample * self.model.sample_rate:g} Hz")
 
     def _can_resample(self):
         """Whether the resampler pair can run between sample_rate and oversample × the model's rate."""
@@ -327,8 +331,7 @@ class Processor:
             # Only where every correcting read is forbidden and the pair cannot run: as a fixed method's
             # fallback to naive does, say so (the rate error is left in).
             warnings.warn(f"{self.model.name}: auto: no correcting read is stable at {self.sample_rate:g} Hz "
-                          f"(R = {self._read_ratio_asked:.4g}) and resample cannot run between {self.sample_rate:g} Hz "
-                          f"and {self.oversample * self.model.sample_rate:g} Hz; running naive (uncorrected)",
+                          f"(R = {self._read_ratio_asked:.4g}) and {self._no_pair()}; running naive (uncorrected)",
                           StabilityWarning, stacklevel=4)
         return self.stability.method
 

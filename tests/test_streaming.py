@@ -30,6 +30,17 @@ def process_in_blocks(processor, x, block):
     return np.concatenate([processor.process(x[i:i + block]) for i in range(0, len(x), block)])
 
 
+def assert_any_block_size_gives_the_whole_signals_output(processor, x):
+    """x in one call, then (after reset) in blocks of every BLOCK_SIZES: the same output bit for bit."""
+    if processor.model.num_controls:
+        processor.set_controls([0.3, 0.8])
+    whole = processor.process(x)
+    assert np.std(whole) > 1e-3
+    for block in BLOCK_SIZES:
+        processor.reset()
+        np.testing.assert_array_equal(process_in_blocks(processor, x, block), whole, err_msg=f"block {block}")
+
+
 @pytest.mark.parametrize("rate", [44100, 48000, 96000])
 @pytest.mark.parametrize("name", ["lstm_torch", "gru_1d", "nam", "lstm_controls"])
 def test_any_block_size_gives_exactly_the_whole_signal_output(shared_fixtures, name, rate):
@@ -37,13 +48,7 @@ def test_any_block_size_gives_exactly_the_whole_signal_output(shared_fixtures, n
     rate = max(rate, model.sample_rate)
     x = guitar_like_signal(20000, rate, seed=1)
     processor = engine.Processor(model, sample_rate=rate, max_block_size=4096)
-    if model.num_controls:
-        processor.set_controls([0.3, 0.8])
-    whole = processor.process(x)
-    assert np.std(whole) > 1e-3
-    for block in BLOCK_SIZES:
-        processor.reset()
-        np.testing.assert_array_equal(process_in_blocks(processor, x, block), whole, err_msg=f"block {block}")
+    assert_any_block_size_gives_the_whole_signals_output(processor, x)
 
 
 def test_reset_then_process_reproduces_the_first_run(shared_fixtures):
@@ -161,10 +166,4 @@ def test_every_mode_gives_the_whole_signals_output_for_any_block_size(shared_fix
     model = fixture_models(shared_fixtures)[name]
     x = guitar_like_signal(12000, rate, seed=4)
     processor = engine.Processor(model, sample_rate=rate, max_block_size=4096, **MODES[mode])
-    if model.num_controls:
-        processor.set_controls([0.3, 0.8])
-    whole = processor.process(x)
-    assert np.std(whole) > 1e-3
-    for block in BLOCK_SIZES:
-        processor.reset()
-        np.testing.assert_array_equal(process_in_blocks(processor, x, block), whole, err_msg=f"block {block}")
+    assert_any_block_size_gives_the_whole_signals_output(processor, x)

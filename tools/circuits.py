@@ -547,11 +547,22 @@ def _cabinet(x, rate, low_hz, low_q, presence_hz, presence_db, presence_q, high_
                              f"got {hz!r}")
     w = 2 * np.pi * low_hz
     sections = [([1.0, 0.0, 0.0], [1.0, w / low_q, w * w], low_hz)]
-    w, gain = 2 * np.pi * presence_hz, 10.0 ** (presence_db / 40.0)
-    sections.append(([1.0, gain * w / presence_q, w * w], [1.0, w / (gain * presence_q), w * w], presence_hz))
+    sections.append(_peaking(presence_hz, presence_db, presence_q))
     for hz, q in ((high_hz, high_q), (high2_hz, high2_q)):
         w = 2 * np.pi * hz
         sections.append(([w * w], [1.0, w / q, w * w], hz))
+    return _run_sections(x, rate, sections)
+
+
+def _peaking(hz, gain_db, q):
+    """The RBJ peaking section (s² + A(ω/Q)s + ω²)/(s² + (ω/(A·Q))s + ω²), A = 10^(gain_db/40), as
+    (b, a, warp_hz) for :func:`_run_sections`."""
+    w, gain = 2 * np.pi * hz, 10.0 ** (gain_db / 40.0)
+    return [1.0, gain * w / q, w * w], [1.0, w / (gain * q), w * w], hz
+
+
+def _run_sections(x, rate, sections):
+    """x through analog sections (b, a, warp_hz), each discretised by the bilinear transform pre-warped at warp_hz."""
     for b, a, warp_hz in sections:
         bz, az = _bilinear(b, a, rate, warp_hz)
         x = signal.lfilter(bz, az, x)
@@ -598,11 +609,7 @@ def miked_cabinet(x, sample_rate):
 
 def _miked_cabinet(x, rate):
     x = _cabinet(x, rate, **{**CABINET, **MIKED_CABINET})
-    for hz, gain_db, q in CONE_BREAKUP:
-        w, gain = 2 * np.pi * hz, 10.0 ** (gain_db / 40.0)
-        bz, az = _bilinear([1.0, gain * w / q, w * w], [1.0, w / (gain * q), w * w], rate, hz)
-        x = signal.lfilter(bz, az, x)
-    return x
+    return _run_sections(x, rate, [_peaking(hz, gain_db, q) for hz, gain_db, q in CONE_BREAKUP])
 
 
 def _into_cabinet(name, circuit, miked=False, **settings):

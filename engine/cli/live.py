@@ -170,6 +170,6 @@ def _check(config):
     if config.midi is not None:
         print(f"  MIDI: port {config.midi.port!r} ({config.midi.api}), "
               + ", ".join(f"cc {m.cc} → {m.control}" for m in config.midi.mappings))
-    print(f"  audio: {config.audio_api}, block {config.block_size}, "
-          f"rate {'the device' + chr(39) + 's' if config.sample_rate is None else f'{config.sample_rate:g} Hz'}")
+    rate = "the device's" if config.sample_rate is None else f"{config.sample_rate:g} Hz"
+    print(f"  audio: {config.audio_api}, block {config.block_size}, rate {rate}")
     return 0
